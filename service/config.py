@@ -1,0 +1,50 @@
+"""Configuration: defaults, then CDS_* environment variables (read once, in create_app), then overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from .core.errors import CDSError
+
+# Every setting, its default and what it does (documented in the README's configuration table).
+DEFAULTS: dict[str, Any] = {
+    "RULES_DIR": None,  # folder with the knowledge base; default: rules/ beside the package
+    "MAX_BODY_BYTES": 10 * 1024 * 1024,  # larger request bodies get 413
+    "FIXED_NOW": None,  # ISO 8601 instant to evaluate at, for reproducible tests and demos only
+    "LOG_LEVEL": "INFO",
+}
+
+
+class ConfigError(CDSError):
+    """Raised when a CDS_* setting is unknown or has a value of the wrong kind."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Layer defaults, CDS_* environment variables and `overrides` onto app.config, then check them."""
+    app.config.from_mapping(DEFAULTS)
+    before = set(app.config)
+    app.config.from_prefixed_env("CDS")  # CDS_MAX_BODY_BYTES=1000 → MAX_BODY_BYTES = 1000 (JSON-parsed)
+    unknown = sorted(k for k in set(app.config) - before if k not in DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join('CDS_' + k for k in unknown)}")
+    if overrides:
+        app.config.from_mapping(overrides)
+    limit = app.config["MAX_BODY_BYTES"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ConfigError(f"CDS_MAX_BODY_BYTES must be a positive integer, got {limit!r}")
+    app.config["MAX_CONTENT_LENGTH"] = limit
+    fixed = app.config["FIXED_NOW"]
+    if fixed is not None and not isinstance(fixed, datetime):
+        app.config["FIXED_NOW"] = parse_instant(str(fixed))
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"CDS_FIXED_NOW must be an ISO 8601 instant, got {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

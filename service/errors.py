@@ -1,0 +1,67 @@
+"""The one place errors become HTTP responses: every non-2xx body is a FHIR OperationOutcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from flask import Flask, Response, current_app
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .core.errors import (
+    CallerError,
+    InvalidRequest,
+    PrefetchUnavailable,
+    Problem,
+    UnknownService,
+    UnsupportedMediaType,
+)
+from .jsonio import json_response
+
+log = logging.getLogger("magnesium_cds")
+
+STATUS = {
+    InvalidRequest: 400,
+    UnknownService: 404,
+    PrefetchUnavailable: 412,
+    UnsupportedMediaType: 415,
+}
+# FHIR R4 IssueType for HTTP errors raised by the framework (unknown route, wrong method, too large...).
+_HTTP_ISSUE_CODE = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported"}
+
+
+def operation_outcome(problems: Iterable[Problem], severity: str = "error") -> dict[str, object]:
+    issues = []
+    for p in problems:
+        issue: dict[str, object] = {"severity": severity, "code": p.code, "diagnostics": p.message}
+        if p.location:
+            issue["expression"] = [p.location]
+            issue["diagnostics"] = f"{p.location}: {p.message}"
+        issues.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CallerError)
+    def _caller(exc: CallerError) -> Response:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        return json_response(operation_outcome(exc.problems), status)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_ISSUE_CODE.get(status, "processing" if status < 500 else "exception")
+        message = exc.description or exc.name
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = current_app.config["MAX_BODY_BYTES"]
+            message = f"Request body too large: the limit is {limit} bytes (CDS_MAX_BODY_BYTES)."
+        response = json_response(operation_outcome([Problem(None, message, code)]), status)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        problem = Problem(None, "Internal error in the CDS service; the details are in the service log.", "exception")
+        return json_response(operation_outcome([problem]), 500)

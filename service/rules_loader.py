@@ -1,0 +1,380 @@
+"""Load and validate rules/ at startup. A bad file stops the service with a message naming file and field.
+
+Structure is checked with marshmallow schemas that reject unknown keys (a typo must fail the deploy);
+value sets are checked as FHIR R4 ValueSets with fhir.resources; then cross-references are checked
+(every cited source exists, every template placeholder is known, every required rule is present).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from fhir.resources.R4B.valueset import ValueSet as FhirValueSet
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from pydantic import ValidationError as PydanticValidationError
+
+from .core.cards import template_fields
+from .core.errors import RulesError
+from .core.knowledge import (
+    CARD_PLACEHOLDERS,
+    REQUIRED_CARDS,
+    REQUIRED_CONSTANTS,
+    REQUIRED_THRESHOLDS,
+    REQUIRED_VALUESETS,
+    Band,
+    CardKind,
+    Citation,
+    KnowledgeBase,
+    ServiceDef,
+    Statement,
+    Threshold,
+    ValueSet,
+)
+from .core.model import INDICATORS, MAX_SUMMARY_CHARS, Coding
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+VERIFICATION_EXT = "urn:magnesium-cds:extension:verification"
+ACCEPTED_VERIFICATION = frozenset({"V1", "V2"})  # UNVERIFIED codes are never added as codes
+# Every magnesium card must carry the "serum may not reflect total body stores" statement.
+MG_CARD_REQUIRED_STATEMENT = "serum-not-total-body"
+_ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="must be a lower-case id (a-z, 0-9, -)")
+_FHIR_TYPES = ("Patient", "Observation", "MedicationStatement", "MedicationRequest", "Condition")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ManifestSchema(_Strict):
+    version = fields.String(required=True, validate=validate.Regexp(r"^\d+\.\d+\.\d+$"))
+    topic_system = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class CitationSchema(_Strict):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    url = fields.Url(load_default=None)
+    evidence = fields.String(load_default=None)
+
+
+class CitationsSchema(_Strict):
+    citations = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(CitationSchema), required=True)
+
+
+class ThresholdSchema(_Strict):
+    value = fields.Float(required=True, allow_nan=False)
+    unit = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    note = fields.String(load_default=None)
+
+
+class BandSchema(_Strict):
+    below_mmol = fields.Float(load_default=None, allow_nan=False)
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class ThresholdsSchema(_Strict):
+    constants = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(ThresholdSchema), required=True)
+    thresholds = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(ThresholdSchema), required=True)
+    serum_mg_bands = fields.List(fields.Nested(BandSchema), required=True, validate=validate.Length(min=1))
+
+
+class StatementSchema(_Strict):
+    ref = fields.String(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1))
+    sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class StatementsSchema(_Strict):
+    statements = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(StatementSchema), required=True)
+
+
+class CardKindSchema(_Strict):
+    title = fields.String(required=True, validate=validate.Length(min=1))
+    summaries = fields.Dict(
+        keys=fields.String(validate=validate.OneOf((*INDICATORS, "default"))),
+        values=fields.String(validate=validate.Length(min=1)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    detail = fields.String(required=True)
+    statements = fields.List(fields.String(), required=True)
+    source = fields.String(required=True)
+    links = fields.List(fields.String(), load_default=list)
+    override_reasons = fields.List(fields.String(), load_default=list)
+
+
+class CardsSchema(_Strict):
+    override_reason_system = fields.String(required=True, validate=validate.Length(min=1))
+    cards = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(CardKindSchema), required=True)
+    override_reasons = fields.Dict(keys=fields.String(validate=_ID), values=fields.String(), required=True)
+
+
+class PrefetchSchema(_Strict):
+    read = fields.String(validate=validate.OneOf(_FHIR_TYPES))
+    search = fields.String(validate=validate.OneOf(_FHIR_TYPES))
+    codes_from = fields.List(fields.String(), load_default=list)
+    params = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class ServiceSchema(_Strict):
+    id = fields.String(required=True, validate=_ID)
+    hook = fields.String(required=True, validate=validate.Length(min=1))
+    title = fields.String(required=True)
+    description = fields.String(required=True, validate=validate.Length(min=1))
+    usage_requirements = fields.String(load_default=None)
+    prefetch = fields.Dict(keys=fields.String(), values=fields.Nested(PrefetchSchema), load_default=dict)
+
+
+class ServicesSchema(_Strict):
+    services = fields.List(fields.Nested(ServiceSchema), required=True)
+
+
+def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
+    """Load, validate and cross-check every rules file; raise RulesError naming the file and field."""
+    root = Path(rules_dir) if rules_dir else DEFAULT_RULES_DIR
+    manifest = _load(root / "manifest.yaml", ManifestSchema())
+    citations_doc = _load(root / "citations.yaml", CitationsSchema())
+    thresholds_doc = _load(root / "thresholds.yaml", ThresholdsSchema())
+    statements_doc = _load(root / "statements.yaml", StatementsSchema())
+    cards_doc = _load(root / "cards.yaml", CardsSchema())
+    services_doc = _load(root / "services.yaml", ServicesSchema())
+    valuesets = _load_valuesets(root / "valuesets")
+
+    citations = {
+        cid: Citation(cid, c["label"], c["url"], c["evidence"]) for cid, c in citations_doc["citations"].items()
+    }
+    check = _Checker(citations)
+
+    constants = _thresholds(thresholds_doc["constants"], "thresholds.yaml", "constants", check)
+    thresholds = _thresholds(thresholds_doc["thresholds"], "thresholds.yaml", "thresholds", check)
+    check.required(constants, REQUIRED_CONSTANTS, "thresholds.yaml", "constants")
+    check.required(thresholds, REQUIRED_THRESHOLDS, "thresholds.yaml", "thresholds")
+    bands = _bands(thresholds_doc["serum_mg_bands"], check)
+
+    statements = {}
+    for sid, s in statements_doc["statements"].items():
+        check.sources(s["sources"], "statements.yaml", f"statements.{sid}.sources")
+        statements[sid] = Statement(sid, " ".join(s["text"].split()), tuple(s["sources"]))
+
+    cards = _cards(cards_doc, statements, check)
+    check.required(cards, REQUIRED_CARDS, "cards.yaml", "cards")
+    check.required(valuesets, REQUIRED_VALUESETS, "valuesets/", "ValueSet.id")
+    services = _services(services_doc["services"], valuesets)
+
+    return KnowledgeBase(
+        version=manifest["version"],
+        topic_system=manifest["topic_system"],
+        citations=citations,
+        constants=constants,
+        thresholds=thresholds,
+        serum_mg_bands=bands,
+        statements=statements,
+        cards=cards,
+        valuesets=valuesets,
+        services=services,
+    )
+
+
+def _load(path: Path, schema: Schema) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RulesError(f"{path.name}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{path.name}: not valid YAML ({exc})") from exc
+    try:
+        loaded: dict[str, Any] = schema.load(raw if raw is not None else {})
+    except ValidationError as exc:
+        raise RulesError(f"{path.name}: {_flatten(exc.messages)}") from exc
+    return loaded
+
+
+def _flatten(messages: Any, prefix: str = "") -> str:
+    """marshmallow's nested message dict as 'a.b: message; c: message'."""
+    if isinstance(messages, Mapping):
+        parts = []
+        for k, v in messages.items():
+            # fields.Dict nests a value's errors as {name: {"value": {...}}}: that "value" is not a field.
+            step = "" if k == "_schema" or (k == "value" and isinstance(v, Mapping)) else f"{k}."
+            parts.append(_flatten(v, prefix + step))
+        return "; ".join(parts)
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return f"{prefix.rstrip('.') or '(document)'}: {' '.join(messages)}"
+    if isinstance(messages, list):
+        return "; ".join(_flatten(m, prefix) for m in messages)
+    return f"{prefix.rstrip('.')}: {messages}"
+
+
+class _Checker:
+    """Cross-reference checks that name the file and field at fault."""
+
+    def __init__(self, citations: Mapping[str, Citation]) -> None:
+        self.citations = citations
+
+    def sources(self, ids: list[str], file: str, field: str) -> None:
+        missing = [i for i in ids if i not in self.citations]
+        if missing:
+            raise RulesError(f"{file}: {field}: unknown citation(s) {', '.join(missing)} (see citations.yaml)")
+
+    @staticmethod
+    def required(present: Mapping[str, Any], required: frozenset[str], file: str, field: str) -> None:
+        missing = sorted(required - set(present))
+        if missing:
+            raise RulesError(f"{file}: {field}: missing required entries {', '.join(missing)}")
+
+
+def _thresholds(doc: Mapping[str, Any], file: str, section: str, check: _Checker) -> dict[str, Threshold]:
+    out = {}
+    for name, t in doc.items():
+        check.sources(t["sources"], file, f"{section}.{name}.sources")
+        out[name] = Threshold(name, t["value"], t["unit"], tuple(t["sources"]), t["note"])
+    return out
+
+
+def _bands(doc: list[Mapping[str, Any]], check: _Checker) -> tuple[Band, ...]:
+    bands = []
+    previous = float("-inf")
+    for i, b in enumerate(doc):
+        check.sources(b["sources"], "thresholds.yaml", f"serum_mg_bands.{i}.sources")
+        below = b["below_mmol"]
+        last = i == len(doc) - 1
+        if (below is None) != last:
+            raise RulesError(f"thresholds.yaml: serum_mg_bands.{i}.below_mmol: only the last band is open-ended")
+        if below is not None and below <= previous:
+            raise RulesError(f"thresholds.yaml: serum_mg_bands.{i}.below_mmol: bands must increase")
+        previous = below if below is not None else previous
+        bands.append(Band(below, b["label"], tuple(b["sources"])))
+    return tuple(bands)
+
+
+def _cards(doc: Mapping[str, Any], statements: Mapping[str, Statement], check: _Checker) -> dict[str, CardKind]:
+    reasons = doc["override_reasons"]
+    system = doc["override_reason_system"]
+    cards = {}
+    for topic, c in doc["cards"].items():
+        where = f"cards.{topic}"
+        check.sources([c["source"], *c["links"]], "cards.yaml", f"{where}.source/links")
+        for sid in c["statements"]:
+            if sid not in statements:
+                raise RulesError(f"cards.yaml: {where}.statements: unknown statement {sid!r}")
+        if topic.startswith("mg-") and MG_CARD_REQUIRED_STATEMENT not in c["statements"]:
+            raise RulesError(
+                f"cards.yaml: {where}.statements: magnesium cards must include {MG_CARD_REQUIRED_STATEMENT!r}"
+            )
+        for rid in c["override_reasons"]:
+            if rid not in reasons:
+                raise RulesError(f"cards.yaml: {where}.override_reasons: unknown reason {rid!r}")
+        for key, template in [*((f"summaries.{k}", v) for k, v in c["summaries"].items()), ("detail", c["detail"])]:
+            unknown = template_fields(template) - CARD_PLACEHOLDERS
+            if unknown:
+                raise RulesError(f"cards.yaml: {where}.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
+            if key.startswith("summaries."):
+                _check_summary_length(template, f"cards.yaml: {where}.{key}")
+        cards[topic] = CardKind(
+            topic=topic,
+            title=c["title"],
+            summaries=dict(c["summaries"]),
+            detail=c["detail"],
+            statements=tuple(c["statements"]),
+            source=c["source"],
+            links=tuple(c["links"]),
+            override_reasons=tuple(Coding(system, rid, reasons[rid]) for rid in c["override_reasons"]),
+        )
+    return cards
+
+
+# Longest values each placeholder can take on a card, to prove summaries stay under 140 characters.
+_WIDEST = {
+    "mmol": "99.99",
+    "mgdl": "999.99",
+    "meq": "99.99",
+    "date": "2026-12-31",
+    "loinc": "12345-6",
+    "lab_range": "x" * 24,
+    "band": "x" * 40,
+    "status_phrase": "x" * 40,
+}
+
+
+def _check_summary_length(template: str, where: str) -> None:
+    filled = template.format_map(_WIDEST)
+    if len(filled) >= MAX_SUMMARY_CHARS:
+        raise RulesError(f"{where}: summary can reach {len(filled)} characters; it must stay under {MAX_SUMMARY_CHARS}")
+
+
+def _load_valuesets(folder: Path) -> dict[str, ValueSet]:
+    out: dict[str, ValueSet] = {}
+    for path in sorted(folder.glob("*.json")):
+        name = f"valuesets/{path.name}"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            vs = FhirValueSet.model_validate(raw)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RulesError(f"{name}: cannot read as JSON ({exc})") from exc
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            raise RulesError(f"{name}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        if not vs.id or not vs.url or not vs.version:
+            raise RulesError(f"{name}: ValueSet.id, url and version are required")
+        if vs.id in out:
+            raise RulesError(f"{name}: duplicate ValueSet.id {vs.id!r}")
+        out[vs.id] = ValueSet(vs.id, vs.url, vs.version, vs.title or vs.id, _codes(vs, name))
+    return out
+
+
+def _codes(vs: Any, name: str) -> frozenset[tuple[str, str]]:
+    codes: set[tuple[str, str]] = set()
+    includes = vs.compose.include if vs.compose else []
+    for i, include in enumerate(includes):
+        for j, concept in enumerate(include.concept or []):
+            marks = {e.valueCode for e in concept.extension or [] if e.url == VERIFICATION_EXT}
+            if not marks or not marks <= ACCEPTED_VERIFICATION:
+                raise RulesError(
+                    f"{name}: compose.include[{i}].concept[{j}] ({concept.code}): needs a verification mark "
+                    f"V1 or V2 (UNVERIFIED codes are not added as codes)"
+                )
+            codes.add((include.system, concept.code))
+    if not codes:
+        raise RulesError(f"{name}: compose.include holds no concepts")
+    return frozenset(codes)
+
+
+def _services(doc: list[Mapping[str, Any]], valuesets: Mapping[str, ValueSet]) -> tuple[ServiceDef, ...]:
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for i, s in enumerate(doc):
+        if (s["id"], s["hook"]) in seen:
+            raise RulesError(f"services.yaml: services.{i}: duplicate (id, hook) {s['id']}/{s['hook']}")
+        seen.add((s["id"], s["hook"]))
+        prefetch = {key: _template(p, valuesets, f"services.{i}.prefetch.{key}") for key, p in s["prefetch"].items()}
+        out.append(
+            ServiceDef(
+                s["id"], s["hook"], s["title"], " ".join(s["description"].split()), prefetch, s["usage_requirements"]
+            )
+        )
+    return tuple(out)
+
+
+def _template(p: Mapping[str, Any], valuesets: Mapping[str, ValueSet], where: str) -> str:
+    """Build a CDS Hooks prefetch template (a FHIR read or search with {{context.patientId}})."""
+    if bool(p.get("read")) == bool(p.get("search")):
+        raise RulesError(f"services.yaml: {where}: give exactly one of read or search")
+    if p.get("read"):
+        return f"{p['read']}/{{{{context.patientId}}}}"
+    query = ["patient={{context.patientId}}"]
+    codes = []
+    for vs_id in p["codes_from"]:
+        if vs_id not in valuesets:
+            raise RulesError(f"services.yaml: {where}.codes_from: unknown value set {vs_id!r}")
+        codes += [f"{system}|{code}" for system, code in sorted(valuesets[vs_id].codes)]
+    if codes:
+        query.append("code=" + ",".join(quote(c, safe="/:.-|") for c in codes))
+    query += [f"{k}={v}" for k, v in sorted(p["params"].items())]
+    return f"{p['search']}?{'&'.join(query)}"

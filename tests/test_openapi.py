@@ -1,0 +1,30 @@
+"""openapi.yaml stays true to the routes the app really serves (issue 6 adds full response checks)."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from flask import Flask
+
+from .conftest import ROOT
+
+
+def test_every_route_is_documented_and_nothing_else(app: Flask) -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    documented = {
+        (path, method.upper()) for path, ops in spec["paths"].items() for method in ops if method != "parameters"
+    }
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{id}" if m[1] == "service_id" else "{" + m[1] + "}", rule.rule)
+        served |= {(path, m) for m in rule.methods or () if m in {"GET", "POST", "PUT", "DELETE", "PATCH"}}
+    assert documented == served
+
+
+def test_version_matches_the_package() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'version = "{spec["info"]["version"]}"' in pyproject

@@ -1,0 +1,121 @@
+"""The knowledge base loads, and a bad rules file stops startup with a message naming file and field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.core.errors import RulesError
+from service.core.knowledge import KnowledgeBase
+from service.rules_loader import DEFAULT_RULES_DIR, load_knowledge_base
+
+
+def test_rules_load_with_every_required_entry(kb: KnowledgeBase) -> None:
+    assert set(kb.cards) >= {"mg-low", "mg-low-normal", "mg-high"}
+    assert kb.valuesets["serum-magnesium"].contains("http://loinc.org", "19123-9")
+    assert not kb.valuesets["serum-magnesium"].contains("http://loinc.org", "2597-3")
+    assert kb.threshold("serum-mg-low") == 0.75
+
+
+def test_every_threshold_and_statement_cites_a_known_source(kb: KnowledgeBase) -> None:
+    for item in [*kb.thresholds.values(), *kb.constants.values(), *kb.statements.values(), *kb.serum_mg_bands]:
+        assert item.sources and all(s in kb.citations for s in item.sources)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
+    (
+        "unknown key",
+        lambda r: edit(r / "thresholds.yaml", '    unit: "mmol/L"', '    unit: "mmol/L"\n    unti: x'),
+        r"thresholds\.yaml: thresholds\.serum-mg-low\.unti: Unknown field",
+    ),
+    (
+        "missing threshold",
+        lambda r: edit(r / "thresholds.yaml", "serum-mg-critical-high:", "serum-mg-crit-high:"),
+        r"thresholds\.yaml: thresholds: missing required entries serum-mg-critical-high",
+    ),
+    (
+        "unknown citation",
+        lambda r: edit(r / "statements.yaml", "[cochrane-2020]", "[cochrane-2021]"),
+        r"statements\.yaml: statements\.cramps-counter-evidence\.sources: unknown citation\(s\) cochrane-2021",
+    ),
+    (
+        "unknown placeholder",
+        lambda r: edit(r / "cards.yaml", 'on {date}"', 'on {when}"'),
+        r"cards\.yaml: cards\.mg-low\.summaries\.warning: unknown placeholder\(s\) when",
+    ),
+    (
+        "summary too long",
+        lambda r: edit(r / "cards.yaml", "Low serum magnesium {mmol}", "L" * 100 + " {mmol}"),
+        r"cards\.yaml: cards\.mg-low\.summaries\.warning: summary can reach",
+    ),
+    (
+        "missing body-stores statement",
+        lambda r: (
+            edit(r / "cards.yaml", "      - toxicity-symptoms\n", "")
+            or edit(r / "cards.yaml", "      - serum-not-total-body\n    source: ods-mg-hp", "    source: ods-mg-hp")
+        ),
+        r"cards\.yaml: cards\.mg-high\.statements: magnesium cards must include 'serum-not-total-body'",
+    ),
+    (
+        "bad yaml",
+        lambda r: edit(r / "citations.yaml", "citations:", "citations: [unclosed"),
+        r"citations\.yaml: not valid YAML",
+    ),
+    (
+        "unverified code",
+        lambda r: edit(r / "valuesets" / "non-serum-magnesium.json", '"valueCode": "V2"', '"valueCode": "UNVERIFIED"'),
+        r"valuesets/non-serum-magnesium\.json: compose\.include\[0\]\.concept\[1\] \(26746-8\): needs a verification",
+    ),
+    (
+        "invalid FHIR value set",
+        lambda r: edit(r / "valuesets" / "serum-magnesium.json", '"date": "2026-11-22"', '"date": "yesterday"'),
+        r"valuesets/serum-magnesium\.json: date",
+    ),
+    (
+        "bands out of order",
+        lambda r: edit(r / "thresholds.yaml", "below_mmol: 0.60", "below_mmol: 0.45"),
+        r"thresholds\.yaml: serum_mg_bands\.2\.below_mmol: bands must increase",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "breakage", "message"), BREAKAGES, ids=[b[0] for b in BREAKAGES])
+def test_bad_rules_stop_the_service_naming_file_and_field(
+    rules: Path, name: str, breakage: Callable[[Path], None], message: str
+) -> None:
+    breakage(rules)
+    with pytest.raises(RulesError, match=message):
+        load_knowledge_base(rules)
+    with pytest.raises(RulesError, match=message):
+        create_app({"RULES_DIR": str(rules)})
+
+
+def test_value_set_json_must_parse(rules: Path) -> None:
+    (rules / "valuesets" / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"valuesets/broken\.json: cannot read as JSON"):
+        load_knowledge_base(rules)
+
+
+def test_value_sets_carry_provenance(kb: KnowledgeBase) -> None:
+    for path in sorted((DEFAULT_RULES_DIR / "valuesets").glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        assert doc["description"] and doc["date"] and doc["version"]
+        assert any(e["url"] == "urn:magnesium-cds:extension:source" for e in doc["extension"])
