@@ -23,7 +23,11 @@ from service.rules_loader import load_knowledge_base
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "fhir_samples"
-SHARED = ROOT.parent / "shared"
+# The project's shared/ folder sits beside the clone (CI and every workplace machine); override with
+# MAGNESIUM_CDS_SHARED for another layout.
+SHARED = Path(os.environ.get("MAGNESIUM_CDS_SHARED", ROOT.parent / "shared"))
+if not (SHARED / "data" / "synthea").is_dir():
+    raise pytest.UsageError(f"shared data not found at {SHARED}; set MAGNESIUM_CDS_SHARED to its folder")
 # The moment every golden sample is evaluated at (each expected.json repeats it).
 SAMPLES_NOW = "2026-11-15T00:00:00Z"
 SERVICE_URL = "/cds-services/magnesium-leg-symptoms"
