@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from .core.errors import InvalidRequest, Problem, UnknownService
 from .core.fhirdata import Entry, entries_from_bundle
-from .core.knowledge import ServiceDef
+from .core.knowledge import KnowledgeBase, ServiceDef
 from .core.pipeline import Outcome, run
 from .core.prefetch import require_complete, split_prefetch
 from .jsonio import json_response, read_json
@@ -30,6 +30,12 @@ def discovery() -> Response:
     """CDS Hooks discovery, derived from the loaded rules (never maintained by hand)."""
     kb = current_state().kb
     return json_response({"services": [_service_json(s) for s in kb.services]})
+
+
+@bp.get("/rules")
+def rules_catalogue() -> Response:
+    """The loaded knowledge base: card kinds, value sets, thresholds and citations, with versions."""
+    return json_response(catalogue(current_state().kb))
 
 
 @bp.post("/cds-services/<service_id>")
@@ -104,3 +110,71 @@ def _service_json(s: ServiceDef) -> dict[str, Any]:
     if s.usage_requirements:
         out["usageRequirements"] = s.usage_requirements
     return out
+
+
+def catalogue(kb: KnowledgeBase) -> dict[str, Any]:
+    """The knowledge base as a JSON catalogue (derived from what was loaded, never maintained by hand)."""
+
+    def cite(ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in {"id": i, "label": kb.citations[i].label, "url": kb.citations[i].url}.items() if v}
+            for i in ids
+        ]
+
+    return {
+        "version": kb.version,
+        "topicSystem": kb.topic_system,
+        "cardKinds": [
+            {
+                "topic": k.topic,
+                "title": k.title,
+                "indicators": sorted(k.summaries),
+                "source": cite([k.source])[0],
+                "statements": [
+                    {"id": sid, "text": kb.statements[sid].text, "sources": cite(kb.statements[sid].sources)}
+                    for sid in dict.fromkeys([*k.statements, *(s for ss in k.statements_when.values() for s in ss)])
+                ],
+            }
+            for k in kb.cards.values()
+        ],
+        "valueSets": [
+            {
+                "id": vs.id,
+                "url": vs.url,
+                "version": vs.version,
+                "title": vs.title,
+                "concepts": len(vs.codes),
+                "isA": {system: list(p) for system, p in vs.prefixes.items()},
+            }
+            for vs in sorted(kb.valuesets.values(), key=lambda v: v.id)
+        ],
+        "thresholds": [
+            {
+                "name": t.name,
+                "value": t.value,
+                "unit": t.unit,
+                "sources": cite(t.sources),
+                **({"note": t.note} if t.note else {}),
+            }
+            for t in [*kb.thresholds.values(), *kb.constants.values()]
+        ],
+        "serumMagnesiumBands": [
+            {
+                **({"belowMmolPerL": b.below_mmol} if b.below_mmol is not None else {}),
+                "label": b.label,
+                "sources": cite(b.sources),
+            }
+            for b in kb.serum_mg_bands
+        ],
+        "nameFallbacks": {
+            group: {
+                m.id: {"names": list(m.names), "patterns": list(m.patterns), "source": m.names_source}
+                for m in defs.values()
+            }
+            for group, defs in (
+                ("medications", kb.medications),
+                ("conditions", kb.conditions),
+                ("observations", kb.observation_names),
+            )
+        },
+    }

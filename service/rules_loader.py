@@ -8,6 +8,7 @@ value sets are checked as FHIR R4 ValueSets with fhir.resources; then cross-refe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from .core.cards import template_fields
 from .core.errors import RulesError
 from .core.knowledge import (
     CARD_PLACEHOLDERS,
+    CONDITION_CLASSES,
+    FINDING_CODES,
+    INLINE_PLACEHOLDERS,
+    MEDICATION_CLASSES,
+    MG_STATUS_CARDS,
+    OBSERVATION_NAME_CLASSES,
+    PHRASE_PLACEHOLDERS,
     REQUIRED_CARDS,
     REQUIRED_CONSTANTS,
     REQUIRED_THRESHOLDS,
@@ -30,18 +38,27 @@ from .core.knowledge import (
     CardKind,
     Citation,
     KnowledgeBase,
+    MatcherDef,
     ServiceDef,
     Statement,
+    SuggestionDef,
     Threshold,
     ValueSet,
+    normalise_code,
 )
 from .core.model import INDICATORS, MAX_SUMMARY_CHARS, Coding
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 VERIFICATION_EXT = "urn:magnesium-cds:extension:verification"
 ACCEPTED_VERIFICATION = frozenset({"V1", "V2"})  # UNVERIFIED codes are never added as codes
-# Every magnesium card must carry the "serum may not reflect total body stores" statement.
+# Every magnesium-status card must carry the "serum may not reflect total body stores" statement.
 MG_CARD_REQUIRED_STATEMENT = "serum-not-total-body"
+SERUM_MG_VALUESET = "serum-magnesium"
+# Phrases the card code looks up by key (engine reasons and signal codes).
+REQUIRED_PHRASES = {
+    "mg-supplement-safety": ("egfr-contraindication", "egfr-caution", "mg-high", "interacting-drug", "egfr-unknown"),
+    "leg-differential": ("pad", "venous-insufficiency", "neuropathy", "radiculopathy", "dehydration", "statin", "ckd"),
+}
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="must be a lower-case id (a-z, 0-9, -)")
 _FHIR_TYPES = ("Patient", "Observation", "MedicationStatement", "MedicationRequest", "Condition")
 
@@ -95,6 +112,32 @@ class StatementsSchema(_Strict):
     statements = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(StatementSchema), required=True)
 
 
+class SuggestionSchema(_Strict):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    description = fields.String(required=True, validate=validate.Length(min=1))
+    system = fields.String(required=True)
+    code = fields.String(required=True)
+    display = fields.String(required=True)
+
+
+class MatcherSchema(_Strict):
+    display = fields.String(load_default=None)
+    valueset = fields.String(load_default=None)
+    names = fields.List(fields.String(validate=validate.Length(min=2)), load_default=list)
+    patterns = fields.List(fields.String(), load_default=list)
+    exclude_names = fields.List(fields.String(), load_default=list)
+    not_if = fields.List(fields.String(), load_default=list)
+    names_source = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class MatchersSchema(_Strict):
+    medications = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True)
+    conditions = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True)
+    observation_names = fields.Dict(
+        keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True
+    )
+
+
 class CardKindSchema(_Strict):
     title = fields.String(required=True, validate=validate.Length(min=1))
     summaries = fields.Dict(
@@ -108,6 +151,11 @@ class CardKindSchema(_Strict):
     source = fields.String(required=True)
     links = fields.List(fields.String(), load_default=list)
     override_reasons = fields.List(fields.String(), load_default=list)
+    statements_when = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=dict)
+    suggestion = fields.Nested(SuggestionSchema, load_default=None)
+    phrases = fields.Dict(
+        keys=fields.String(), values=fields.String(validate=validate.Length(min=1)), load_default=dict
+    )
 
 
 class CardsSchema(_Strict):
@@ -145,6 +193,7 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
     statements_doc = _load(root / "statements.yaml", StatementsSchema())
     cards_doc = _load(root / "cards.yaml", CardsSchema())
     services_doc = _load(root / "services.yaml", ServicesSchema())
+    matchers_doc = _load(root / "matchers.yaml", MatchersSchema())
     valuesets = _load_valuesets(root / "valuesets")
 
     citations = {
@@ -163,10 +212,15 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
         check.sources(s["sources"], "statements.yaml", f"statements.{sid}.sources")
         statements[sid] = Statement(sid, " ".join(s["text"].split()), tuple(s["sources"]))
 
-    cards = _cards(cards_doc, statements, check)
-    check.required(cards, REQUIRED_CARDS, "cards.yaml", "cards")
     check.required(valuesets, REQUIRED_VALUESETS, "valuesets/", "ValueSet.id")
+    cards = _cards(cards_doc, statements, valuesets, check)
+    check.required(cards, REQUIRED_CARDS, "cards.yaml", "cards")
     services = _services(services_doc["services"], valuesets)
+    medications = _matchers(matchers_doc["medications"], "medications", MEDICATION_CLASSES, valuesets)
+    conditions = _matchers(matchers_doc["conditions"], "conditions", CONDITION_CLASSES, valuesets)
+    observation_names = _matchers(
+        matchers_doc["observation_names"], "observation_names", OBSERVATION_NAME_CLASSES, valuesets
+    )
 
     return KnowledgeBase(
         version=manifest["version"],
@@ -179,6 +233,9 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
         cards=cards,
         valuesets=valuesets,
         services=services,
+        medications=medications,
+        conditions=conditions,
+        observation_names=observation_names,
     )
 
 
@@ -254,29 +311,29 @@ def _bands(doc: list[Mapping[str, Any]], check: _Checker) -> tuple[Band, ...]:
     return tuple(bands)
 
 
-def _cards(doc: Mapping[str, Any], statements: Mapping[str, Statement], check: _Checker) -> dict[str, CardKind]:
+def _cards(
+    doc: Mapping[str, Any],
+    statements: Mapping[str, Statement],
+    valuesets: Mapping[str, ValueSet],
+    check: _Checker,
+) -> dict[str, CardKind]:
     reasons = doc["override_reasons"]
     system = doc["override_reason_system"]
     cards = {}
     for topic, c in doc["cards"].items():
-        where = f"cards.{topic}"
-        check.sources([c["source"], *c["links"]], "cards.yaml", f"{where}.source/links")
-        for sid in c["statements"]:
-            if sid not in statements:
-                raise RulesError(f"cards.yaml: {where}.statements: unknown statement {sid!r}")
-        if topic.startswith("mg-") and MG_CARD_REQUIRED_STATEMENT not in c["statements"]:
-            raise RulesError(
-                f"cards.yaml: {where}.statements: magnesium cards must include {MG_CARD_REQUIRED_STATEMENT!r}"
-            )
+        where = f"cards.yaml: cards.{topic}"
+        check.sources([c["source"], *c["links"]], "cards.yaml", f"cards.{topic}.source/links")
+        _check_card_statements(topic, c, statements, where)
+        _check_card_templates(topic, c, where)
         for rid in c["override_reasons"]:
             if rid not in reasons:
-                raise RulesError(f"cards.yaml: {where}.override_reasons: unknown reason {rid!r}")
-        for key, template in [*((f"summaries.{k}", v) for k, v in c["summaries"].items()), ("detail", c["detail"])]:
-            unknown = template_fields(template) - CARD_PLACEHOLDERS
-            if unknown:
-                raise RulesError(f"cards.yaml: {where}.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-            if key.startswith("summaries."):
-                _check_summary_length(template, f"cards.yaml: {where}.{key}")
+                raise RulesError(f"{where}.override_reasons: unknown reason {rid!r}")
+        suggestion = None
+        if c["suggestion"] is not None:
+            sg = c["suggestion"]
+            if not valuesets[SERUM_MG_VALUESET].contains(sg["system"], sg["code"]):
+                raise RulesError(f"{where}.suggestion.code: {sg['code']} is not a serum magnesium code")
+            suggestion = SuggestionDef(sg["label"], sg["description"], sg["system"], sg["code"], sg["display"])
         cards[topic] = CardKind(
             topic=topic,
             title=c["title"],
@@ -286,11 +343,76 @@ def _cards(doc: Mapping[str, Any], statements: Mapping[str, Statement], check: _
             source=c["source"],
             links=tuple(c["links"]),
             override_reasons=tuple(Coding(system, rid, reasons[rid]) for rid in c["override_reasons"]),
+            statements_when={k: tuple(v) for k, v in c["statements_when"].items()},
+            suggestion=suggestion,
+            phrases=dict(c["phrases"]),
         )
     return cards
 
 
-# Longest values each placeholder can take on a card, to prove summaries stay under 140 characters.
+def _check_card_statements(topic: str, c: Mapping[str, Any], statements: Mapping[str, Statement], where: str) -> None:
+    conditional = [sid for sids in c["statements_when"].values() for sid in sids]
+    for sid in [*c["statements"], *conditional]:
+        if sid not in statements:
+            raise RulesError(f"{where}.statements: unknown statement {sid!r}")
+    unknown_codes = sorted(set(c["statements_when"]) - FINDING_CODES)
+    if unknown_codes:
+        raise RulesError(f"{where}.statements_when: unknown finding code(s) {', '.join(unknown_codes)}")
+    if topic in MG_STATUS_CARDS and MG_CARD_REQUIRED_STATEMENT not in c["statements"]:
+        raise RulesError(f"{where}.statements: magnesium cards must include {MG_CARD_REQUIRED_STATEMENT!r}")
+
+
+def _check_card_templates(topic: str, c: Mapping[str, Any], where: str) -> None:
+    for key, template in [*((f"summaries.{k}", v) for k, v in c["summaries"].items()), ("detail", c["detail"])]:
+        allowed = INLINE_PLACEHOLDERS if key.startswith("summaries.") else CARD_PLACEHOLDERS
+        unknown = template_fields(template) - allowed
+        if unknown:
+            raise RulesError(f"{where}.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
+        if key.startswith("summaries."):
+            _check_summary_length(template, f"{where}.{key}")
+    for key, phrase in c["phrases"].items():
+        unknown = template_fields(phrase) - PHRASE_PLACEHOLDERS
+        if unknown:
+            raise RulesError(f"{where}.phrases.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
+    missing_phrases = sorted(set(REQUIRED_PHRASES.get(topic, ())) - set(c["phrases"]))
+    if missing_phrases:
+        raise RulesError(f"{where}.phrases: missing {', '.join(missing_phrases)}")
+
+
+def _matchers(
+    doc: Mapping[str, Any], section: str, required: frozenset[str], valuesets: Mapping[str, ValueSet]
+) -> dict[str, MatcherDef]:
+    missing = sorted(required - set(doc))
+    if missing:
+        raise RulesError(f"matchers.yaml: {section}: missing required entries {', '.join(missing)}")
+    out = {}
+    for cid, m in doc.items():
+        where = f"matchers.yaml: {section}.{cid}"
+        if m["valueset"] is not None and m["valueset"] not in valuesets:
+            raise RulesError(f"{where}.valueset: unknown value set {m['valueset']!r}")
+        for i, pattern in enumerate(m["patterns"]):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise RulesError(f"{where}.patterns.{i}: not a valid regular expression ({exc})") from exc
+        unknown = sorted(set(m["not_if"]) - set(doc))
+        if unknown:
+            raise RulesError(f"{where}.not_if: unknown class(es) {', '.join(unknown)}")
+        out[cid] = MatcherDef(
+            id=cid,
+            display=m["display"] or cid,
+            valueset=m["valueset"],
+            names=tuple(m["names"]),
+            patterns=tuple(m["patterns"]),
+            exclude_names=tuple(m["exclude_names"]),
+            not_if=tuple(m["not_if"]),
+            names_source=m["names_source"],
+        )
+    return out
+
+
+# Longest values each inline placeholder can take on a card (service.core.cards caps the free-text ones),
+# to prove summaries stay under 140 characters.
 _WIDEST = {
     "mmol": "99.99",
     "mgdl": "999.99",
@@ -300,6 +422,9 @@ _WIDEST = {
     "lab_range": "x" * 24,
     "band": "x" * 40,
     "status_phrase": "x" * 40,
+    "lookback": "12 months",
+    "signals_short": "x" * 60,
+    "safety_short": "x" * 80,
 }
 
 
@@ -325,25 +450,34 @@ def _load_valuesets(folder: Path) -> dict[str, ValueSet]:
             raise RulesError(f"{name}: ValueSet.id, url and version are required")
         if vs.id in out:
             raise RulesError(f"{name}: duplicate ValueSet.id {vs.id!r}")
-        out[vs.id] = ValueSet(vs.id, vs.url, vs.version, vs.title or vs.id, _codes(vs, name))
+        codes, prefixes = _codes(vs, name)
+        out[vs.id] = ValueSet(vs.id, vs.url, vs.version, vs.title or vs.id, codes, prefixes)
     return out
 
 
-def _codes(vs: Any, name: str) -> frozenset[tuple[str, str]]:
+def _codes(vs: Any, name: str) -> tuple[frozenset[tuple[str, str]], dict[str, tuple[str, ...]]]:
     codes: set[tuple[str, str]] = set()
+    prefixes: dict[str, list[str]] = {}
     includes = vs.compose.include if vs.compose else []
     for i, include in enumerate(includes):
         for j, concept in enumerate(include.concept or []):
-            marks = {e.valueCode for e in concept.extension or [] if e.url == VERIFICATION_EXT}
-            if not marks or not marks <= ACCEPTED_VERIFICATION:
-                raise RulesError(
-                    f"{name}: compose.include[{i}].concept[{j}] ({concept.code}): needs a verification mark "
-                    f"V1 or V2 (UNVERIFIED codes are not added as codes)"
-                )
+            _check_mark(concept.extension, f"{name}: compose.include[{i}].concept[{j}] ({concept.code})")
             codes.add((include.system, concept.code))
-    if not codes:
-        raise RulesError(f"{name}: compose.include holds no concepts")
-    return frozenset(codes)
+        for j, flt in enumerate(include.filter or []):
+            where = f"{name}: compose.include[{i}].filter[{j}] ({flt.value})"
+            if flt.op != "is-a" or flt.property != "concept":
+                raise RulesError(f"{where}: only 'concept is-a' filters are supported")
+            _check_mark(flt.extension, where)
+            prefixes.setdefault(include.system, []).append(normalise_code(include.system, flt.value))
+    if not codes and not prefixes:
+        raise RulesError(f"{name}: compose.include holds no concepts or filters")
+    return frozenset(codes), {system: tuple(sorted(p)) for system, p in prefixes.items()}
+
+
+def _check_mark(extensions: Any, where: str) -> None:
+    marks = {e.valueCode for e in extensions or [] if e.url == VERIFICATION_EXT}
+    if not marks or not marks <= ACCEPTED_VERIFICATION:
+        raise RulesError(f"{where}: needs a verification mark V1 or V2 (UNVERIFIED codes are not added as codes)")
 
 
 def _services(doc: list[Mapping[str, Any]], valuesets: Mapping[str, ValueSet]) -> tuple[ServiceDef, ...]:

@@ -57,6 +57,28 @@ def test_discovery_lists_the_patient_view_service_with_prefetch(live: LiveServic
     assert all(v not in (None, "", [], {}) for s in r.json()["services"] for v in s.values())
 
 
+def test_rules_catalogue_lists_card_kinds_value_sets_and_thresholds_with_sources(live: LiveService) -> None:
+    r = requests.get(f"{live.url}/rules", timeout=5)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["version"] == "0.1.0"
+    assert {k["topic"] for k in body["cardKinds"]} == {
+        "mg-low",
+        "mg-low-normal",
+        "mg-normal-with-risk",
+        "mg-high",
+        "mg-not-measured",
+        "leg-differential",
+        "mg-supplement-safety",
+    }
+    ppi = next(v for v in body["valueSets"] if v["id"] == "ppi")
+    assert ppi["version"] and ppi["concepts"] > 100 and ppi["isA"]["http://www.whocc.no/atc"] == ["A02BC", "A02BD"]
+    low = next(t for t in body["thresholds"] if t["name"] == "serum-mg-low")
+    assert (low["value"], low["unit"]) == (0.75, "mmol/L") and low["sources"][0]["url"].startswith("https://")
+    assert all(t["sources"] for t in body["thresholds"])
+    assert "foscarnet" in body["nameFallbacks"]["medications"]["mg-wasting-drug"]["names"]
+
+
 def test_mg_low_card_meets_the_card_contract(live: LiveService) -> None:
     r = post(live, SERVICE_URL, load_json(MG_LOW / "patient-view.json"))
     (card,) = r.json()["cards"]
@@ -85,7 +107,7 @@ def test_each_call_issues_fresh_card_uuids(live: LiveService) -> None:
 
 def test_evaluate_findings_reference_the_evidence(live: LiveService) -> None:
     r = post(live, "/evaluate", load_json(MG_LOW / "bundle.json"), "application/fhir+json")
-    (finding,) = r.json()["findings"]
+    (finding,) = [f for f in r.json()["findings"] if f["category"] == "serum-magnesium"]
     assert finding["category"] == "serum-magnesium"
     assert finding["evidence"] == [
         {

@@ -16,7 +16,15 @@ from service.rules_loader import DEFAULT_RULES_DIR, load_knowledge_base
 
 
 def test_rules_load_with_every_required_entry(kb: KnowledgeBase) -> None:
-    assert set(kb.cards) >= {"mg-low", "mg-low-normal", "mg-high"}
+    assert set(kb.cards) == {
+        "mg-low",
+        "mg-low-normal",
+        "mg-normal-with-risk",
+        "mg-high",
+        "mg-not-measured",
+        "leg-differential",
+        "mg-supplement-safety",
+    }
     assert kb.valuesets["serum-magnesium"].contains("http://loinc.org", "19123-9")
     assert not kb.valuesets["serum-magnesium"].contains("http://loinc.org", "2597-3")
     assert kb.threshold("serum-mg-low") == 0.75
@@ -68,11 +76,35 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
     ),
     (
         "missing body-stores statement",
-        lambda r: (
-            edit(r / "cards.yaml", "      - toxicity-symptoms\n", "")
-            or edit(r / "cards.yaml", "      - serum-not-total-body\n    source: ods-mg-hp", "    source: ods-mg-hp")
-        ),
+        lambda r: edit(r / "cards.yaml", "supplement-upper-limit, serum-not-total-body]", "supplement-upper-limit]"),
         r"cards\.yaml: cards\.mg-high\.statements: magnesium cards must include 'serum-not-total-body'",
+    ),
+    (
+        "unknown finding code",
+        lambda r: edit(
+            r / "cards.yaml", "      interacting-drug: [supplement-spacing]", "      chelator: [supplement-spacing]"
+        ),
+        r"cards\.yaml: cards\.mg-supplement-safety\.statements_when: unknown finding code\(s\) chelator",
+    ),
+    (
+        "bad name pattern",
+        lambda r: edit(r / "matchers.yaml", "patterns: ['^\\s*magnesium", "patterns: ['(^\\s*magnesium"),
+        r"matchers\.yaml: medications\.mg-supplement\.patterns\.0: not a valid regular expression",
+    ),
+    (
+        "missing matcher class",
+        lambda r: edit(r / "matchers.yaml", "  digoxin:\n", "  digoxine:\n"),
+        r"matchers\.yaml: medications: missing required entries digoxin",
+    ),
+    (
+        "missing safety phrase",
+        lambda r: edit(r / "cards.yaml", '      mg-high: "serum', '      mg-hi: "serum'),
+        r"cards\.yaml: cards\.mg-supplement-safety\.phrases: missing mg-high",
+    ),
+    (
+        "unsupported value-set filter",
+        lambda r: edit(r / "valuesets" / "ppi.json", '"op": "is-a"', '"op": "regex"'),
+        r"valuesets/ppi\.json: compose\.include\[1\]\.filter\[0\] \(A02BC\): only 'concept is-a' filters",
     ),
     (
         "bad yaml",

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from fhir_samples.make_requests import render
+from service.core.knowledge import KnowledgeBase
 
 from .conftest import SAMPLES_NOW, SERVICE_URL, LiveService, load_json, sample_cases, topics
 
@@ -35,10 +36,26 @@ def test_sample_patient_view_gives_the_same_cards(live: LiveService, case: Path)
     assert topics(r.json()["cards"]) == [(c["topic"], c["indicator"]) for c in expected["cards"]]
 
 
-def test_every_card_kind_has_a_sample_that_fires_and_one_without_cards(kb: object) -> None:
-    fired = {c["topic"] for case in CASES for c in load_json(case / "expected.json")["cards"]}
-    assert fired >= {"mg-low", "mg-low-normal", "mg-high"}
-    assert any(not load_json(case / "expected.json")["cards"] for case in CASES)
+def test_every_card_kind_has_a_sample_where_it_fires_and_one_where_it_does_not(kb: KnowledgeBase) -> None:
+    expected = [load_json(case / "expected.json") for case in CASES]
+    fired = {c["topic"] for e in expected for c in e["cards"]}
+    guarded = {topic for e in expected for topic in e.get("does_not_fire", [])}
+    assert fired == set(kb.cards)
+    assert guarded == set(kb.cards)
+    for e in expected:
+        assert not set(e.get("does_not_fire", [])) & {c["topic"] for c in e["cards"]}
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "detail_contains" in load_json(c / "expected.json")], ids=lambda c: c.name
+)
+def test_sample_card_details_say_what_the_case_is_about(live: LiveService, case: Path) -> None:
+    expected = load_json(case / "expected.json")
+    cards = requests.post(f"{live.url}/evaluate", json=load_json(case / "bundle.json"), timeout=10).json()["cards"]
+    details = {c["source"]["topic"]["code"]: c.get("detail", "") for c in cards}
+    for topic, snippets in expected["detail_contains"].items():
+        for snippet in snippets:
+            assert snippet in details[topic], f"{topic}: {snippet!r} missing"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

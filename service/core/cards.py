@@ -1,49 +1,133 @@
-"""Card composition: from an Evaluation to CDS Hooks cards, worded entirely from the knowledge base."""
+"""Card composition: from an Evaluation to CDS Hooks cards, worded entirely from the knowledge base.
+
+Data-derived text (medication names, condition names from the EHR) is escaped before it enters the
+Markdown detail, so a display string can never inject links, HTML or formatting into a card.
+"""
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .engine import Evaluation, MgStatus
+from .engine import DIFFERENTIAL, LEG_SYMPTOM, RISK_FACTOR, SAFETY, Evaluation, MgStatus
 from .fhirdata import LabResult
 from .knowledge import CardKind, KnowledgeBase
-from .model import URGENCY, Card, Coding, Indicator, Link, Source, as_utc_date
+from .model import URGENCY, Action, Card, Coding, Evidence, Finding, Indicator, Link, Source, Suggestion, as_utc_date
 
-# Which Mg state raises which card kind (the topic codes are part of the public contract).
-_MG_STATE_TOPIC = {"low": "mg-low", "low-normal": "mg-low-normal", "high": "mg-high"}
 _FORMATTER = string.Formatter()
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_HTML_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_SIGNALS_SHORT_MAX = 60
+_SAFETY_SHORT_MAX = 80
+# Indicator of each card kind that does not depend on the magnesium value.
+_FIXED_INDICATOR: Mapping[str, Indicator] = {
+    "mg-low-normal": "info",
+    "mg-normal-with-risk": "info",
+    "mg-not-measured": "info",
+    "leg-differential": "info",
+    "mg-supplement-safety": "warning",
+}
 
 
-def compose(evaluation: Evaluation, kb: KnowledgeBase, new_uuid: Callable[[], str]) -> list[Card]:
-    """The cards for an evaluation, most urgent first, then by topic."""
-    cards: list[Card] = []
-    status = evaluation.mg
-    if status is not None and status.indicator is not None and status.state in _MG_STATE_TOPIC:
-        cards.append(_mg_card(status, kb.cards[_MG_STATE_TOPIC[status.state]], status.indicator, kb, new_uuid))
-    return sorted(cards, key=lambda c: (URGENCY[c.indicator], c.topic))
+def compose(
+    evaluation: Evaluation, kb: KnowledgeBase, new_uuid: Callable[[], str], patient_id: str | None = None
+) -> list[Card]:
+    """The cards for an evaluation: most urgent first, then by topic, at most `max-cards` of them."""
+    composer = _Composer(evaluation, kb, new_uuid, patient_id)
+    cards = [composer.card(topic) for topic in evaluation.topics]
+    cards.sort(key=lambda c: (URGENCY[c.indicator], c.topic))
+    return cards[: int(kb.threshold("max-cards"))]
 
 
-def _mg_card(
-    status: MgStatus, kind: CardKind, indicator: Indicator, kb: KnowledgeBase, new_uuid: Callable[[], str]
-) -> Card:
-    values = mg_placeholders(status)
-    summary_template = kind.summaries.get(indicator) or kind.summaries["default"]
-    detail = render(kind.detail, values) + "\n\n" + statements_markdown(kind, kb)
-    return Card(
-        uuid=new_uuid(),
-        summary=render(summary_template, values),
-        indicator=indicator,
-        source=card_source(kind, kb),
-        detail=detail,
-        links=card_links(kind, kb),
-        override_reasons=kind.override_reasons if indicator in ("warning", "critical") else (),
-    )
+class _Composer:
+    def __init__(
+        self, evaluation: Evaluation, kb: KnowledgeBase, new_uuid: Callable[[], str], patient_id: str | None
+    ) -> None:
+        self.ev = evaluation
+        self.kb = kb
+        self.new_uuid = new_uuid
+        self.subject = f"Patient/{patient_id}" if patient_id else evaluation.patient_reference
+
+    def card(self, topic: str) -> Card:
+        kind = self.kb.cards[topic]
+        status = self.ev.mg
+        indicator: Indicator = _FIXED_INDICATOR.get(topic) or (
+            status.indicator if status and status.indicator else "info"
+        )
+        values = self.placeholders(topic)
+        template = kind.summaries.get(indicator) or kind.summaries["default"]
+        detail = render(kind.detail, values) + "\n\n" + statements_markdown(kind, self.kb, self.ev.codes())
+        suggestions: tuple[Suggestion, ...] = ()
+        if kind.suggestion is not None and self.subject:
+            suggestions = (self.order_suggestion(kind),)
+        return Card(
+            uuid=self.new_uuid(),
+            summary=render(template, values),
+            indicator=indicator,
+            source=card_source(kind, self.kb),
+            detail=detail,
+            links=card_links(kind, self.kb),
+            override_reasons=kind.override_reasons if indicator in ("warning", "critical") else (),
+            suggestions=suggestions,
+            selection_behavior="at-most-one" if suggestions else None,
+        )
+
+    def placeholders(self, topic: str) -> dict[str, str]:
+        kind = self.kb.cards[topic]
+        values: dict[str, str] = {
+            "lookback": months(self.kb.threshold("serum-mg-lookback-days")),
+            "risk_factors": finding_lines(self.ev.of(RISK_FACTOR)),
+            "leg_symptoms": finding_lines(self.ev.of(LEG_SYMPTOM)),
+            "signals": finding_lines(self.ev.of(DIFFERENTIAL)),
+            "supplements": finding_lines([f for f in self.ev.of(SAFETY) if f.code == "mg-supplement"]),
+        }
+        if self.ev.mg is not None:
+            values.update(mg_placeholders(self.ev.mg))
+        signal_names = [kind.phrases.get(f.code, f.display) for f in self.ev.of(DIFFERENTIAL)]
+        values["signals_short"] = _cap(", ".join(signal_names), _SIGNALS_SHORT_MAX)
+        reasons = [self.safety_phrase(kind, r) for r in self.ev.safety_reasons if r in kind.phrases]
+        values["safety_reasons"] = "\n".join(f"- {_sentence(r)}" for r in reasons) or "- none"
+        values["safety_short"] = _cap(reasons[0], _SAFETY_SHORT_MAX) if reasons else ""
+        return values
+
+    def safety_phrase(self, kind: CardKind, reason: str) -> str:
+        egfr = self.ev.egfr
+        threshold = "egfr-contraindication" if reason == "egfr-contraindication" else "egfr-caution"
+        interacting = [f for f in self.ev.of(SAFETY) if f.code == "interacting-drug"]
+        drugs = ", ".join(_md(e.display or e.reference) for f in interacting for e in f.evidence)
+        return render(
+            kind.phrases[reason],
+            {
+                "value": f"{egfr.value:g}" if egfr else "",
+                "unit": _md(egfr.unit) if egfr else "",
+                "date": as_utc_date(egfr.effective) if egfr else "",
+                "threshold": f"{self.kb.threshold(threshold):g}",
+                "drugs": drugs,
+                "lookback": months(self.kb.threshold("lab-lookback-days")),
+            },
+        )
+
+    def order_suggestion(self, kind: CardKind) -> Suggestion:
+        """A recommended suggestion that creates a complete draft R4 ServiceRequest for the LOINC test."""
+        sg = kind.suggestion
+        if sg is None or self.subject is None:
+            raise ValueError(f"card kind {kind.topic} has no order suggestion or no subject")
+        resource: dict[str, Any] = {
+            "resourceType": "ServiceRequest",
+            "id": self.new_uuid(),
+            "status": "draft",
+            "intent": "order",
+            "code": {"coding": [{"system": sg.system, "code": sg.code, "display": sg.display}], "text": sg.display},
+            "subject": {"reference": self.subject},
+        }
+        action = Action("create", f"{sg.description} ({sg.display}, LOINC {sg.code})", resource=resource)
+        return Suggestion(uuid=self.new_uuid(), label=sg.label, actions=(action,), is_recommended=True)
 
 
 def mg_placeholders(status: MgStatus) -> dict[str, str]:
-    """Values a magnesium card template may use (see knowledge.CARD_PLACEHOLDERS)."""
+    """Values a magnesium card template may use (see knowledge.INLINE_PLACEHOLDERS)."""
     r = status.result
     return {
         "mmol": f"{status.mmol:.2f}",
@@ -64,7 +148,33 @@ def lab_range_text(r: LabResult) -> str:
         return f"≥ {r.range_low:g} {r.unit}"
     if r.range_high is not None:
         return f"≤ {r.range_high:g} {r.unit}"
-    return r.range_text or "not reported by the lab"
+    return _md(r.range_text) if r.range_text else "not reported by the lab"
+
+
+def finding_lines(findings: Sequence[Finding]) -> str:
+    """Findings as a Markdown list, each with its evidence (resource, name, date) and since when."""
+    if not findings:
+        return "- none found in the record"
+    lines = []
+    for f in findings:
+        label = f"**{_md(f.display)}**"
+        if f.values.get("strength"):
+            label += f" ({f.values['strength']})"
+        if f.since:
+            label += f", since {f.since.isoformat()}"
+        if "name" in f.values.get("matchedBy", ()):
+            label += " (matched by name)"
+        lines.append(f"- {label}: " + "; ".join(evidence_text(e) for e in f.evidence))
+    return "\n".join(lines)
+
+
+def evidence_text(e: Evidence) -> str:
+    where = _md(e.reference) + (f", {e.date}" if e.date else "")
+    return f"{_md(e.display)} ({where})" if e.display else where
+
+
+def months(days: float) -> str:
+    return f"{round(days / 30.4375)} months"
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
@@ -72,10 +182,14 @@ def render(template: str, values: Mapping[str, Any]) -> str:
     return _FORMATTER.vformat(template, (), values).strip()
 
 
-def statements_markdown(kind: CardKind, kb: KnowledgeBase) -> str:
-    """The card's cited statements as a Markdown list, each followed by its sources as links."""
+def statements_markdown(kind: CardKind, kb: KnowledgeBase, present: frozenset[str] = frozenset()) -> str:
+    """The card's cited statements (fixed, then those whose finding is present) as a Markdown list."""
+    ids = list(kind.statements)
+    for code, sids in kind.statements_when.items():
+        if code in present:
+            ids += [sid for sid in sids if sid not in ids]
     lines = []
-    for sid in kind.statements:
+    for sid in ids:
         statement = kb.statements[sid]
         cites = "; ".join(_cite(kb, c) for c in statement.sources)
         lines.append(f"- {statement.text} ({cites})")
@@ -104,3 +218,16 @@ def card_links(kind: CardKind, kb: KnowledgeBase) -> tuple[Link, ...]:
 def template_fields(template: str) -> set[str]:
     """The placeholder names in a template (used by the loader to check them)."""
     return {name for _, name, _, _ in _FORMATTER.parse(template) if name is not None}
+
+
+def _md(text: str) -> str:
+    """Escape text that came from the EHR: HTML characters as entities, Markdown punctuation with a backslash."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()).translate(_HTML_ENTITIES))
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,") + "…"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -9,17 +9,21 @@ data-quality finding; it never fails the request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
-from .knowledge import KnowledgeBase
+from .knowledge import LAB_VALUESETS, KnowledgeBase
+from .matching import CodingText, Vocabulary
 from .model import Evidence, Finding
 from .units import MgConverter, normalise_unit
 
@@ -53,23 +57,57 @@ class Demographics:
     reference: str
     birth_date: date | None
     gender: str | None
+    deceased: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationUse:
+    """A MedicationStatement or MedicationRequest that matched at least one medication class."""
+
+    reference: str
+    display: str
+    classes: Mapping[str, str]  # class id → matchedBy (code, category, name)
+    status: str
+    start: datetime | None
+    end: datetime | None
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.display, self.start.date().isoformat() if self.start else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFact:
+    """A Condition that matched at least one condition class."""
+
+    reference: str
+    display: str
+    classes: Mapping[str, str]
+    active: bool
+    onset: datetime | None
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.display, self.onset.date().isoformat() if self.onset else None)
 
 
 @dataclass(frozen=True, slots=True)
 class LabResult:
     """A laboratory result normalised to the analyte's canonical unit."""
 
-    analyte: str  # value-set id, e.g. "serum-magnesium"
+    analyte: str  # value-set id, e.g. "serum-magnesium", or an observation-name class
     reference: str
     code: str
     display: str | None
     value: float  # as reported
-    unit: str  # canonical UCUM of the reported value
+    unit: str  # canonical UCUM for magnesium; as reported for other analytes
     effective: datetime
     range_low: float | None  # in the reported unit
     range_high: float | None
     range_text: str | None
     interpretation: frozenset[str]
+    comparator: str | None = None
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.display, self.effective.date().isoformat())
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +117,8 @@ class PatientRecord:
     demographics: Demographics | None
     labs: tuple[LabResult, ...]
     issues: tuple[Finding, ...]
+    medications: tuple[MedicationUse, ...] = ()
+    conditions: tuple[ConditionFact, ...] = ()
 
     def labs_for(self, analyte: str) -> list[LabResult]:
         """Results for one analyte, most recent first."""
@@ -92,9 +132,12 @@ class Extractor:
         self._mg = MgConverter(kb.constant("mg-molar-mass"), kb.constant("mg-valence"))
         # (system, code) → analyte, for the cheap pre-filter on raw Observations.
         self._lab_index: dict[tuple[str, str], str] = {}
-        for vs_id in ("serum-magnesium", "non-serum-magnesium"):
+        for vs_id in LAB_VALUESETS:
             for key in kb.valuesets[vs_id].codes:
-                self._lab_index[key] = vs_id
+                self._lab_index.setdefault(key, vs_id)
+        self.medications = Vocabulary(kb.medications, kb.valuesets)
+        self.conditions = Vocabulary(kb.conditions, kb.valuesets)
+        self.observation_names = Vocabulary(kb.observation_names, kb.valuesets)
 
     @property
     def mg(self) -> MgConverter:
@@ -104,8 +147,11 @@ class Extractor:
         """Build the record for one patient; `patient_id` is the CDS Hooks context id, if any."""
         issues: list[Finding] = []
         identity = _patient_identity(entries, patient_id)
+        medications_index = _medication_index(entries)
         demographics: Demographics | None = None
         labs: list[LabResult] = []
+        meds: list[MedicationUse] = []
+        conditions: list[ConditionFact] = []
         for entry in entries:
             raw = entry.resource
             rtype = raw.get("resourceType")
@@ -118,34 +164,81 @@ class Extractor:
                     continue
                 patient = _validate(Patient, entry, issues)
                 if patient is not None:
-                    demographics = Demographics(_reference(entry), _as_date(patient.birthDate), patient.gender)
+                    demographics = Demographics(
+                        _reference(entry),
+                        _as_date(patient.birthDate),
+                        patient.gender,
+                        as_utc(patient.deceasedDateTime),
+                    )
                 continue
-            if rtype != "Observation":
-                continue  # other types are not used by the rules (yet): not validated, not an error
-            analyte = self._analyte(raw)
-            if analyte is None:
+            handler = self._handlers.get(rtype)
+            if handler is None:
+                continue  # not used by the rules: not validated, not an error
+            relevant = handler(self, raw, medications_index)
+            if relevant is None:
                 continue
             if not _about_patient(raw, rtype, identity):
                 issues.append(_issue("other-patient", "Refers to a different patient; ignored.", entry))
                 continue
-            obs = _validate(Observation, entry, issues)
-            if obs is not None:
-                result = self._lab_result(obs, analyte, entry, issues)
-                if result is not None:
-                    labs.append(result)
-        return PatientRecord(demographics, tuple(labs), tuple(issues))
+            self._collect(rtype, relevant, entry, issues, labs=labs, meds=meds, conditions=conditions)
+        return PatientRecord(demographics, tuple(labs), tuple(issues), tuple(meds), tuple(conditions))
 
-    def _analyte(self, raw: Mapping[str, Any]) -> str | None:
+    # Cheap pre-filters on raw JSON: return what made the resource relevant, or None to skip it.
+    def _observation_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+        codings = _raw_codings(raw.get("code"))
+        for c in codings:
+            if (c.system, c.code) in self._lab_index:
+                return self._lab_index[(c.system, c.code)]  # type: ignore[index]
+        named = self.observation_names.classify(codings, [_raw_text(raw.get("code"))])
+        return next(iter(named), None)
+
+    def _medication_filter(self, raw: Mapping[str, Any], index: Mapping[str, Any]) -> tuple[dict[str, str], str] | None:
+        concept = raw.get("medicationCodeableConcept")
+        if concept is None:
+            concept = _referenced_medication_code(raw, index)
+        codings = _raw_codings(concept)
+        found = self.medications.classify(codings, [_raw_text(concept)])
+        name = _raw_text(concept) or next((c.display for c in codings if c.display), "")
+        return (found, name) if found else None
+
+    def _condition_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> dict[str, str] | None:
         code = raw.get("code")
-        codings = code.get("coding") if isinstance(code, Mapping) else None
-        if not isinstance(codings, list):
-            return None
-        for coding in codings:
-            if isinstance(coding, Mapping):
-                key = (coding.get("system"), coding.get("code"))
-                if key in self._lab_index:
-                    return self._lab_index[key]
-        return None
+        found = self.conditions.classify(_raw_codings(code), [_raw_text(code)])
+        return found or None
+
+    _handlers: ClassVar[Mapping[str, Callable[[Extractor, Mapping[str, Any], Mapping[str, Any]], Any]]] = {
+        "Observation": _observation_filter,
+        "MedicationRequest": _medication_filter,
+        "MedicationStatement": _medication_filter,
+        "Condition": _condition_filter,
+    }
+
+    def _collect(
+        self,
+        rtype: str,
+        relevant: Any,
+        entry: Entry,
+        issues: list[Finding],
+        *,
+        labs: list[LabResult],
+        meds: list[MedicationUse],
+        conditions: list[ConditionFact],
+    ) -> None:
+        if rtype == "Observation":
+            obs = _validate(Observation, entry, issues)
+            result = self._lab_result(obs, relevant, entry, issues) if obs is not None else None
+            if result is not None:
+                labs.append(result)
+        elif rtype in ("MedicationRequest", "MedicationStatement"):
+            model = MedicationRequest if rtype == "MedicationRequest" else MedicationStatement
+            med = _validate(model, entry, issues)
+            if med is not None:
+                classes, name = relevant
+                meds.append(_medication_use(med, rtype, classes, name, entry))
+        else:
+            cond = _validate(Condition, entry, issues)
+            if cond is not None and (fact := _condition_fact(cond, relevant, entry)) is not None:
+                conditions.append(fact)
 
     def _lab_result(self, obs: Any, analyte: str, entry: Entry, issues: list[Finding]) -> LabResult | None:
         if obs.status not in USABLE_OBSERVATION_STATUS:
@@ -155,34 +248,44 @@ class Extractor:
             issues.append(_issue("result-without-date", "A result has no effective time or issued; ignored.", entry))
             return None
         quantity = obs.valueQuantity
-        if quantity is None or quantity.value is None:
+        if quantity is not None and quantity.value is not None:
+            value, code, unit_text, comparator = (
+                float(quantity.value),
+                quantity.code,
+                quantity.unit,
+                quantity.comparator,
+            )
+        elif obs.valueInteger is not None:
+            value, code, unit_text, comparator = float(obs.valueInteger), None, None, None
+        else:
             issues.append(_issue("result-without-value", "A result has no numeric value; ignored.", entry))
             return None
-        unit = normalise_unit(quantity.code, quantity.unit)
+        magnesium = analyte in ("serum-magnesium", "non-serum-magnesium")
+        unit = normalise_unit(code, unit_text) if magnesium else (code or unit_text or "")
         if unit is None:
             issues.append(
                 _issue(
                     "unit-not-recognised",
-                    f"Unit {quantity.code or quantity.unit!r} is not a recognised magnesium unit; "
-                    "the result was not interpreted.",
+                    f"Unit {code or unit_text!r} is not a recognised magnesium unit; the result was not interpreted.",
                     entry,
                 )
             )
             return None
-        low, high, text = _reference_range(obs, unit, self._mg)
+        low, high, text = _reference_range(obs, unit, self._mg if magnesium else None)
         coding = next((c for c in obs.code.coding or [] if c.system == LOINC), None)
         return LabResult(
             analyte=analyte,
             reference=_reference(entry),
             code=coding.code if coding else "",
             display=(coding.display if coding else None) or obs.code.text,
-            value=float(quantity.value),
+            value=value,
             unit=unit,
             effective=effective,
             range_low=low,
             range_high=high,
             range_text=text,
             interpretation=_interpretation_codes(obs),
+            comparator=comparator,
         )
 
 
@@ -194,6 +297,121 @@ def entries_from_bundle(bundle: Mapping[str, Any]) -> list[Entry]:
             full_url = item.get("fullUrl")
             out.append(Entry(item["resource"], full_url if isinstance(full_url, str) else None))
     return out
+
+
+def _raw_codings(concept: Any) -> list[CodingText]:
+    """Codings of a raw CodeableConcept, defensively: wrong shapes yield nothing, never an error."""
+    codings = concept.get("coding") if isinstance(concept, Mapping) else None
+    out = []
+    for c in codings if isinstance(codings, list) else []:
+        if isinstance(c, Mapping):
+            system, code, display = c.get("system"), c.get("code"), c.get("display")
+            out.append(
+                CodingText(
+                    system if isinstance(system, str) else None,
+                    code if isinstance(code, str) else None,
+                    display if isinstance(display, str) else None,
+                )
+            )
+    return out
+
+
+def _raw_text(concept: Any) -> str:
+    text = concept.get("text") if isinstance(concept, Mapping) else None
+    return text if isinstance(text, str) else ""
+
+
+def _medication_index(entries: Sequence[Entry]) -> dict[str, Mapping[str, Any]]:
+    """Bundled Medication resources by 'Medication/id' and by fullUrl, for medicationReference."""
+    index: dict[str, Mapping[str, Any]] = {}
+    for e in entries:
+        if e.resource.get("resourceType") == "Medication":
+            if e.resource.get("id"):
+                index[f"Medication/{e.resource['id']}"] = e.resource
+            if e.full_url:
+                index[e.full_url] = e.resource
+                index[_normalise_ref(e.full_url)] = e.resource
+    return index
+
+
+def _referenced_medication_code(raw: Mapping[str, Any], index: Mapping[str, Any]) -> Any:
+    """The code of a contained ('#id') or bundled Medication named by medicationReference."""
+    ref_obj = raw.get("medicationReference")
+    ref = ref_obj.get("reference") if isinstance(ref_obj, Mapping) else None
+    display = ref_obj.get("display") if isinstance(ref_obj, Mapping) else None
+    medication: Any = None
+    if isinstance(ref, str) and ref.startswith("#"):
+        contained = raw.get("contained")
+        for item in contained if isinstance(contained, list) else []:
+            if isinstance(item, Mapping) and item.get("resourceType") == "Medication" and item.get("id") == ref[1:]:
+                medication = item
+    elif isinstance(ref, str):
+        medication = index.get(ref) or index.get(_normalise_ref(ref))
+    code = medication.get("code") if isinstance(medication, Mapping) else None
+    if code is None and isinstance(display, str):
+        return {"text": display}  # an unresolvable reference still names the drug
+    return code
+
+
+def _concept_display(concept: Any) -> str:
+    if concept is None:
+        return ""
+    if concept.text:
+        return str(concept.text)
+    return next((str(c.display) for c in concept.coding or [] if c.display), "")
+
+
+def _medication_use(med: Any, rtype: str, classes: Mapping[str, str], name: str, entry: Entry) -> MedicationUse:
+    """Status and exposure dates of a MedicationStatement (effective[x]) or MedicationRequest (authoredOn...)."""
+    if rtype == "MedicationStatement":
+        period = med.effectivePeriod
+        start = as_utc(med.effectiveDateTime) or as_utc(period.start if period else None) or as_utc(med.dateAsserted)
+        end = as_utc(period.end) if period else None
+        concept = med.medicationCodeableConcept
+    else:
+        validity = med.dispenseRequest.validityPeriod if med.dispenseRequest else None
+        bounds = [
+            d.timing.repeat.boundsPeriod
+            for d in med.dosageInstruction or []
+            if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod
+        ]
+        start = (
+            as_utc(med.authoredOn)
+            or as_utc(validity.start if validity else None)
+            or next((as_utc(b.start) for b in bounds if b.start), None)
+        )
+        end = as_utc(validity.end if validity else None) or next((as_utc(b.end) for b in bounds if b.end), None)
+        concept = med.medicationCodeableConcept
+    display = _concept_display(concept) or name  # name: from a contained or bundled Medication
+    return MedicationUse(_reference(entry), display or "medication", dict(classes), str(med.status), start, end)
+
+
+# Condition.clinicalStatus codes that count as present (R4 condition-clinical).
+ACTIVE_CLINICAL_STATUS = frozenset({"active", "recurrence", "relapse"})
+# Condition.verificationStatus codes that mean the condition is not the patient's (R4 condition-ver-status).
+IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+
+def _status_code(concept: Any) -> str | None:
+    return next((str(c.code) for c in concept.coding or [] if c.code), None) if concept is not None else None
+
+
+def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact | None:
+    if _status_code(cond.verificationStatus) in IGNORED_VERIFICATION:
+        return None
+    clinical = _status_code(cond.clinicalStatus)
+    abated = any(
+        v is not None for v in (cond.abatementDateTime, cond.abatementPeriod, cond.abatementAge, cond.abatementString)
+    )
+    # An absent clinicalStatus with no abatement counts as active (R4: clinicalStatus is required unless
+    # verificationStatus is entered-in-error, so EHRs that omit it are treating it as current).
+    active = clinical in ACTIVE_CLINICAL_STATUS if clinical is not None else not abated
+    onset = (
+        as_utc(cond.onsetDateTime)
+        or as_utc(cond.onsetPeriod.start if cond.onsetPeriod else None)
+        or as_utc(cond.recordedDate)
+    )
+    return ConditionFact(_reference(entry), _concept_display(cond.code) or "condition", dict(classes), active, onset)
 
 
 def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> Any:
@@ -353,7 +571,7 @@ def _observation_time(obs: Any) -> datetime | None:
     return None
 
 
-def _reference_range(obs: Any, unit: str, mg: MgConverter) -> tuple[float | None, float | None, str | None]:
+def _reference_range(obs: Any, unit: str, mg: MgConverter | None) -> tuple[float | None, float | None, str | None]:
     """The lab's own range, converted to the result's unit; the first range with a bound wins."""
     for rr in obs.referenceRange or []:
         low = _range_bound(rr.low, unit, mg)
@@ -365,9 +583,14 @@ def _reference_range(obs: Any, unit: str, mg: MgConverter) -> tuple[float | None
     return None, None, None
 
 
-def _range_bound(quantity: Any, unit: str, mg: MgConverter) -> float | None:
+def _range_bound(quantity: Any, unit: str, mg: MgConverter | None) -> float | None:
     if quantity is None or quantity.value is None:
         return None
+    if mg is None:
+        # Other analytes: a bound is used only in the result's own unit (or with no unit at all).
+        bound_unit = quantity.code or quantity.unit
+        same = bound_unit is None or bound_unit.strip().lower() == unit.strip().lower()
+        return float(quantity.value) if same else None
     bound_unit = normalise_unit(quantity.code, quantity.unit) or unit  # no unit: same as the result
     return mg.from_mmol(mg.to_mmol(float(quantity.value), bound_unit), unit)
 

@@ -33,4 +33,4 @@ def run(
     """Evaluate one patient's resources at `now` and compose the cards."""
     record = extractor.extract(entries, patient_id)
     evaluation = evaluate(record, kb, extractor.mg, now)
-    return Outcome(tuple(compose(evaluation, kb, new_uuid)), evaluation)
+    return Outcome(tuple(compose(evaluation, kb, new_uuid, patient_id)), evaluation)
