@@ -169,6 +169,12 @@ def test_medication_status_decides_exposure(
     assert ("diuretic" in codes(outcome)) == counts
 
 
+def test_a_completed_statin_course_is_not_an_active_statin(kb: KnowledgeBase, extractor: Extractor) -> None:
+    done = med("36567", "simvastatin", status="completed", end="2026-08-01")
+    assert "statin" not in codes(evaluate(kb, extractor, patient(), done))
+    assert "statin" in codes(evaluate(kb, extractor, patient(), med("36567", "simvastatin")))
+
+
 def test_medication_statement_intended_counts(kb: KnowledgeBase, extractor: Extractor) -> None:
     outcome = evaluate(
         kb, extractor, patient(), med("4603", "furosemide", status="intended", kind="MedicationStatement")

@@ -168,3 +168,42 @@ def test_synthea_urn_uuid_references_resolve_to_the_patient(extractor: Extractor
     bundle["entry"].append({"fullUrl": "urn:uuid:added-mg", "resource": obs})
     record = extractor.extract(entries_from_bundle(bundle), None)
     assert len(record.labs_for("serum-magnesium")) == 1
+
+
+@pytest.mark.parametrize("reference", ["Medication/med-1", "urn:uuid:med-1-full"])
+def test_medication_reference_to_a_bundled_medication_is_resolved(extractor: Extractor, reference: str) -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "med-1",
+        "code": {
+            "coding": [
+                {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "315971", "display": "Lasix 40mg"}
+            ]
+        },
+    }
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-1",
+        "status": "active",
+        "intent": "order",
+        "medicationReference": {"reference": reference},
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2025-01-01",
+    }
+    entries = [Entry(PATIENT), Entry(medication, "urn:uuid:med-1-full"), Entry(request)]
+    (use,) = extractor.extract(entries, None).medications
+    assert dict(use.classes) == {"loop-diuretic": "code"} and use.display == "Lasix 40mg"
+
+
+def test_medication_reference_that_cannot_be_resolved_uses_its_display(extractor: Extractor) -> None:
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-2",
+        "status": "active",
+        "intent": "order",
+        "medicationReference": {"reference": "Medication/elsewhere", "display": "Pantoprazole 40 mg"},
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2025-01-01",
+    }
+    (use,) = extractor.extract([Entry(PATIENT), Entry(request)], None).medications
+    assert dict(use.classes) == {"ppi": "name"}

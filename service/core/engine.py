@@ -293,7 +293,7 @@ class _Rules:
                         values=values,
                     )
                 )
-        statin_meds = self.exposures(["statin"])
+        statin_meds = [m for m in self.exposures(["statin"]) if m.status in CURRENT_MEDICATION_STATUS]
         statin_conditions = self.active_conditions(["statin-myopathy"])
         if statin_meds or statin_conditions:
             evidence = [m.evidence() for m in statin_meds] + [c.evidence() for c in statin_conditions]
