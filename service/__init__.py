@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -10,8 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, errors
-from .config import load_config
+from . import api, errors, events
+from .config import fhir_settings, load_config
 from .core.fhirdata import Extractor
 from .rules_loader import load_knowledge_base
 from .state import State
@@ -23,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Assemble the WSGI app: config, knowledge base (validated now, not per request), routes, errors."""
     app = Flask(__name__)
     load_config(app, config)
-    logging.getLogger("magnesium_cds").setLevel(app.config["LOG_LEVEL"])
+    events.configure(app.config["LOG_LEVEL"])
     kb = load_knowledge_base(app.config["RULES_DIR"])
     fixed = app.config["FIXED_NOW"]
     app.extensions["magnesium_cds"] = State(
@@ -31,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         extractor=Extractor(kb),
         clock=(lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC)),
         new_uuid=lambda: str(uuid.uuid4()),
+        fhir=fhir_settings(app.config),
     )
     app.register_blueprint(api.bp)
     errors.register(app)

@@ -8,13 +8,16 @@ from typing import Any
 from flask import Blueprint, Response, request
 from marshmallow import ValidationError
 
+from . import events
+from .core.engine import ORDER_JUDGED_CLASSES
 from .core.errors import InvalidRequest, Problem, UnknownService
-from .core.fhirdata import Entry, entries_from_bundle
+from .core.fhirdata import entries_from_bundle
 from .core.knowledge import KnowledgeBase, ServiceDef
-from .core.pipeline import Outcome, run
-from .core.prefetch import require_complete, split_prefetch
+from .core.orders import ORDER_HOOKS, drafts_from_bundle, drafts_from_context
+from .core.pipeline import run, run_orders
+from .fhirclient import gather_prefetch
 from .jsonio import json_response, read_json
-from .schemas import CONTEXT_SCHEMAS, flatten_errors, hook_request_schema
+from .schemas import CONTEXT_SCHEMAS, feedback_schema, flatten_errors, hook_request_schema
 from .state import current_state
 
 bp = Blueprint("cds", __name__)
@@ -42,11 +45,7 @@ def rules_catalogue() -> Response:
 def call_service(service_id: str) -> Response:
     """Invoke a CDS service with a hook request; answer with cards."""
     state = current_state()
-    offered = [s for s in state.kb.services if s.id == service_id]
-    if not offered:
-        raise UnknownService(
-            f"No CDS service {service_id!r}.", (Problem(None, f"no CDS service with id {service_id!r}", "not-found"),)
-        )
+    offered = _offered(service_id)
     envelope = _load(hook_request_schema, _json_object(read_json(request)))
     # Discovery may list one id under several hooks (checklist D-06): dispatch on (id, hook).
     service = next((s for s in offered if s.hook == envelope["hook"]), None)
@@ -57,21 +56,50 @@ def call_service(service_id: str) -> Response:
             (Problem("hook", f"service {service_id!r} is invoked on {hooks}, not {envelope['hook']!r}"),),
         )
     context = _load(CONTEXT_SCHEMAS[service.hook], envelope["context"], prefix="context")
-    prefetched = split_prefetch(service, envelope.get("prefetch"))
-    require_complete(service, prefetched)
-    outcome = _run(prefetched.entries, context["patientId"])
+    if service.hook in ORDER_HOOKS:
+        judged, all_drafts = drafts_from_context(context, service.hook, state.extractor)
+        if not any(set(d.classes) & ORDER_JUDGED_CLASSES for d in judged):
+            return json_response({"cards": []})  # nothing to judge: no data needed, nothing fetched
+        entries = gather_prefetch(service, envelope, context, state.fhir)
+        outcome = run_orders(entries, context["patientId"], judged, all_drafts, **_core_args())
+    else:
+        entries = gather_prefetch(service, envelope, context, state.fhir)
+        outcome = run(entries, context["patientId"], **_core_args())
+    events.cards_issued(service.id, str(envelope["hookInstance"]), outcome.cards)
     return json_response({"cards": [c.to_json() for c in outcome.cards]})
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """Receive card feedback (accepted / overridden); log it as structured events; answer 200, empty."""
+    _offered(service_id)
+    body = _load(feedback_schema, _json_object(read_json(request)))
+    for item in body["feedback"]:
+        events.feedback_received(service_id, item)
+    return Response(status=200)
 
 
 @bp.post("/evaluate")
 def evaluate_bundle() -> Response:
-    """Evaluate a FHIR Bundle about one patient: the hook's cards plus machine-readable findings."""
+    """Evaluate a FHIR Bundle about one patient: the hook's cards plus machine-readable findings.
+
+    With ?hook=order-sign the Bundle's MedicationRequests with status draft are judged as draft orders.
+    """
+    hook = request.args.get("hook", "patient-view")
+    if hook not in ("patient-view", "order-sign"):
+        raise InvalidRequest("Unsupported hook.", (Problem("hook", "must be patient-view or order-sign"),))
     bundle = _json_object(read_json(request))
     if bundle.get("resourceType") != "Bundle":
         raise InvalidRequest("Expected a FHIR Bundle.", (Problem("resourceType", "must be 'Bundle'"),))
     if not isinstance(bundle.get("entry", []), list):
         raise InvalidRequest("Bundle.entry must be an array.", (Problem("entry", "must be an array"),))
-    outcome = _run(entries_from_bundle(bundle), None)
+    entries = entries_from_bundle(bundle)
+    if hook == "order-sign":
+        drafts = drafts_from_bundle(entries, current_state().extractor)
+        outcome = run_orders(entries, None, drafts, drafts, **_core_args())
+    else:
+        outcome = run(entries, None, **_core_args())
+    events.cards_issued("evaluate", None, outcome.cards)
     return json_response(
         {
             "cards": [c.to_json() for c in outcome.cards],
@@ -80,9 +108,18 @@ def evaluate_bundle() -> Response:
     )
 
 
-def _run(entries: Sequence[Entry], patient_id: str | None) -> Outcome:
+def _offered(service_id: str) -> list[ServiceDef]:
+    offered = [s for s in current_state().kb.services if s.id == service_id]
+    if not offered:
+        raise UnknownService(
+            f"No CDS service {service_id!r}.", (Problem(None, f"no CDS service with id {service_id!r}", "not-found"),)
+        )
+    return offered
+
+
+def _core_args() -> dict[str, Any]:
     state = current_state()
-    return run(entries, patient_id, kb=state.kb, extractor=state.extractor, now=state.clock(), new_uuid=state.new_uuid)
+    return {"kb": state.kb, "extractor": state.extractor, "now": state.clock(), "new_uuid": state.new_uuid}
 
 
 def _json_object(body: Any) -> Mapping[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 
 from .core.errors import CDSError
+from .fhirclient import FhirSettings
 
 # Every setting, its default and what it does (documented in the README's configuration table).
 DEFAULTS: dict[str, Any] = {
@@ -16,6 +17,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 10 * 1024 * 1024,  # larger request bodies get 413
     "FIXED_NOW": None,  # ISO 8601 instant to evaluate at, for reproducible tests and demos only
     "LOG_LEVEL": "INFO",
+    "FHIR_ALLOW_HTTP": False,  # allow http:// fhirServer (local development and tests only)
+    "FHIR_TIMEOUT_SECONDS": 2.0,  # total time for all FHIR-server calls of one hook call
+    "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
+    "FHIR_MAX_PAGES": 5,  # searchset pages followed per prefetch key
+    "FHIR_MAX_RESPONSE_BYTES": 20 * 1024 * 1024,
 }
 
 
@@ -37,9 +43,32 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise ConfigError(f"CDS_MAX_BODY_BYTES must be a positive integer, got {limit!r}")
     app.config["MAX_CONTENT_LENGTH"] = limit
+    _check(app, "FHIR_ALLOW_HTTP", bool, lambda v: True)
+    _check(app, "FHIR_TIMEOUT_SECONDS", (int, float), lambda v: 0 < v <= 30)
+    _check(app, "FHIR_CONNECT_TIMEOUT_SECONDS", (int, float), lambda v: 0 < v <= 30)
+    _check(app, "FHIR_MAX_PAGES", int, lambda v: v >= 1)
+    _check(app, "FHIR_MAX_RESPONSE_BYTES", int, lambda v: v > 0)
     fixed = app.config["FIXED_NOW"]
     if fixed is not None and not isinstance(fixed, datetime):
         app.config["FIXED_NOW"] = parse_instant(str(fixed))
+
+
+def _check(app: Flask, key: str, kind: type | tuple[type, ...], ok: Callable[[Any], bool]) -> None:
+    value = app.config[key]
+    # bool is an int in Python: a number setting must not accept true/false.
+    ok_type = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if not ok_type or not ok(value):
+        raise ConfigError(f"CDS_{key} has an invalid value {value!r}")
+
+
+def fhir_settings(config: Mapping[str, Any]) -> FhirSettings:
+    return FhirSettings(
+        allow_http=config["FHIR_ALLOW_HTTP"],
+        total_timeout=float(config["FHIR_TIMEOUT_SECONDS"]),
+        connect_timeout=float(config["FHIR_CONNECT_TIMEOUT_SECONDS"]),
+        max_pages=config["FHIR_MAX_PAGES"],
+        max_response_bytes=config["FHIR_MAX_RESPONSE_BYTES"],
+    )
 
 
 def parse_instant(text: str) -> datetime:

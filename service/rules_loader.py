@@ -29,6 +29,7 @@ from .core.knowledge import (
     MEDICATION_CLASSES,
     MG_STATUS_CARDS,
     OBSERVATION_NAME_CLASSES,
+    ORDERABLE_VALUESETS,
     PHRASE_PLACEHOLDERS,
     REQUIRED_CARDS,
     REQUIRED_CONSTANTS,
@@ -37,6 +38,7 @@ from .core.knowledge import (
     Band,
     CardKind,
     Citation,
+    DeleteSuggestionDef,
     KnowledgeBase,
     MatcherDef,
     ServiceDef,
@@ -53,11 +55,12 @@ VERIFICATION_EXT = "urn:magnesium-cds:extension:verification"
 ACCEPTED_VERIFICATION = frozenset({"V1", "V2"})  # UNVERIFIED codes are never added as codes
 # Every magnesium-status card must carry the "serum may not reflect total body stores" statement.
 MG_CARD_REQUIRED_STATEMENT = "serum-not-total-body"
-SERUM_MG_VALUESET = "serum-magnesium"
 # Phrases the card code looks up by key (engine reasons and signal codes).
 REQUIRED_PHRASES = {
     "mg-supplement-safety": ("egfr-contraindication", "egfr-caution", "mg-high", "interacting-drug", "egfr-unknown"),
     "leg-differential": ("pad", "venous-insufficiency", "neuropathy", "radiculopathy", "dehydration", "statin", "ckd"),
+    "order-mg-wasting-drug": ("mg-low", "digoxin", "mg-unknown"),
+    "order-mg-supplement": ("egfr-contraindication", "egfr-caution", "mg-high", "interacting-drug", "egfr-unknown"),
 }
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="must be a lower-case id (a-z, 0-9, -)")
 _FHIR_TYPES = ("Patient", "Observation", "MedicationStatement", "MedicationRequest", "Condition")
@@ -120,6 +123,11 @@ class SuggestionSchema(_Strict):
     display = fields.String(required=True)
 
 
+class DeleteSuggestionSchema(_Strict):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    description = fields.String(required=True, validate=validate.Length(min=1))
+
+
 class MatcherSchema(_Strict):
     display = fields.String(load_default=None)
     valueset = fields.String(load_default=None)
@@ -153,6 +161,7 @@ class CardKindSchema(_Strict):
     override_reasons = fields.List(fields.String(), load_default=list)
     statements_when = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=dict)
     suggestion = fields.Nested(SuggestionSchema, load_default=None)
+    delete_suggestion = fields.Nested(DeleteSuggestionSchema, load_default=None)
     phrases = fields.Dict(
         keys=fields.String(), values=fields.String(validate=validate.Length(min=1)), load_default=dict
     )
@@ -331,9 +340,13 @@ def _cards(
         suggestion = None
         if c["suggestion"] is not None:
             sg = c["suggestion"]
-            if not valuesets[SERUM_MG_VALUESET].contains(sg["system"], sg["code"]):
-                raise RulesError(f"{where}.suggestion.code: {sg['code']} is not a serum magnesium code")
+            if not any(valuesets[v].match(sg["system"], sg["code"]) == "code" for v in ORDERABLE_VALUESETS):
+                raise RulesError(
+                    f"{where}.suggestion.code: {sg['code']} is not in an orderable value set "
+                    f"({', '.join(ORDERABLE_VALUESETS)})"
+                )
             suggestion = SuggestionDef(sg["label"], sg["description"], sg["system"], sg["code"], sg["display"])
+        delete = c["delete_suggestion"]
         cards[topic] = CardKind(
             topic=topic,
             title=c["title"],
@@ -346,6 +359,7 @@ def _cards(
             statements_when={k: tuple(v) for k, v in c["statements_when"].items()},
             suggestion=suggestion,
             phrases=dict(c["phrases"]),
+            delete_suggestion=DeleteSuggestionDef(delete["label"], delete["description"]) if delete else None,
         )
     return cards
 
@@ -424,7 +438,8 @@ _WIDEST = {
     "status_phrase": "x" * 40,
     "lookback": "12 months",
     "signals_short": "x" * 60,
-    "safety_short": "x" * 80,
+    "drafts_short": "x" * 40,
+    "reason_short": "x" * 80,
 }
 
 

@@ -55,7 +55,65 @@ class PatientViewContextSchema(_Tolerant):
     encounterId = fields.String(validate=FHIR_ID)
 
 
-CONTEXT_SCHEMAS: dict[str, Schema] = {"patient-view": PatientViewContextSchema()}
+def _bundle(value: Any) -> None:
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        raise ValidationError("must be a FHIR Bundle")
+    if not isinstance(value.get("entry", []), list):
+        raise ValidationError("Bundle.entry must be an array")
+
+
+class OrderSignContextSchema(PatientViewContextSchema):
+    # draftOrders: a Bundle of R4 request resources; Bundle.type is not mandated (cds-hooks/docs#517).
+    draftOrders = fields.Dict(required=True, validate=_bundle)
+
+
+class OrderSelectContextSchema(OrderSignContextSchema):
+    selections = fields.List(fields.String(validate=TYPE_SLASH_ID), required=True, validate=validate.Length(min=1))
+
+
+CONTEXT_SCHEMAS: dict[str, Schema] = {
+    "patient-view": PatientViewContextSchema(),
+    "order-select": OrderSelectContextSchema(),
+    "order-sign": OrderSignContextSchema(),
+}
+
+
+class CodingSchema(_Tolerant):
+    # The sandbox sends override reasons with a code and only optionally a system (checklist F-07).
+    system = fields.String()
+    code = fields.String(required=True, validate=validate.Length(min=1))
+    display = fields.String()
+
+
+class OverrideReasonSchema(_Tolerant):
+    reason = fields.Nested(CodingSchema)
+    userComment = fields.String()
+
+
+class AcceptedSuggestionSchema(_Tolerant):
+    id = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class FeedbackItemSchema(_Tolerant):
+    """One feedback item (CDS Hooks 2.0 §Feedback; cds-fb-1, cds-fb-2)."""
+
+    card = fields.String(required=True, validate=validate.Length(min=1))
+    outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
+    acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema))
+    overrideReason = fields.Nested(OverrideReasonSchema)
+    outcomeTimestamp = fields.AwareDateTime(required=True, format="iso", default_timezone=None)
+
+    @validates_schema
+    def _accepted_needs_suggestions(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("outcome") == "accepted" and not data.get("acceptedSuggestions"):
+            raise ValidationError("acceptedSuggestions is required when outcome is accepted", "acceptedSuggestions")
+
+
+class FeedbackSchema(_Tolerant):
+    feedback = fields.List(fields.Nested(FeedbackItemSchema), required=True, validate=validate.Length(min=1))
+
+
+feedback_schema = FeedbackSchema()
 hook_request_schema = HookRequestSchema()
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 
 from .core.fhirdata import Extractor
 from .core.knowledge import KnowledgeBase
+from .fhirclient import FhirSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class State:
     extractor: Extractor
     clock: Callable[[], datetime]
     new_uuid: Callable[[], str]
+    fhir: FhirSettings
 
 
 def current_state() -> State:

@@ -70,6 +70,8 @@ def test_rules_catalogue_lists_card_kinds_value_sets_and_thresholds_with_sources
         "mg-not-measured",
         "leg-differential",
         "mg-supplement-safety",
+        "order-mg-wasting-drug",
+        "order-mg-supplement",
     }
     ppi = next(v for v in body["valueSets"] if v["id"] == "ppi")
     assert ppi["version"] and ppi["concepts"] > 100 and ppi["isA"]["http://www.whocc.no/atc"] == ["A02BC", "A02BD"]

@@ -24,6 +24,8 @@ def test_rules_load_with_every_required_entry(kb: KnowledgeBase) -> None:
         "mg-not-measured",
         "leg-differential",
         "mg-supplement-safety",
+        "order-mg-wasting-drug",
+        "order-mg-supplement",
     }
     assert kb.valuesets["serum-magnesium"].contains("http://loinc.org", "19123-9")
     assert not kb.valuesets["serum-magnesium"].contains("http://loinc.org", "2597-3")

@@ -60,6 +60,8 @@ PDDI_LABS: dict[str, tuple[str, set[str]]] = {
     "calcium": ("calcium-LOINC", set()),
     # renal-LOINC also lists creatinine 2160-0, which is not an eGFR: left out of the eGFR set.
     "egfr": ("renal-LOINC", {"2160-0"}),
+    # ... and it is the one creatinine code of that set: the renal-function order suggestion uses it.
+    "creatinine": ("renal-LOINC", {"33914-3", "50044-7", "48642-3", "48643-1"}),
 }
 
 DEFS: dict[str, dict[str, Any]] = {
@@ -499,6 +501,7 @@ def build(vs_id: str) -> dict[str, Any]:
 
 
 LAB_TITLES = {
+    "creatinine": "Creatinine in serum, plasma or blood (LOINC), for renal-function orders",
     "potassium": "Potassium in serum, plasma or blood (LOINC)",
     "calcium": "Calcium, total and ionized, in serum, plasma or blood (LOINC)",
     "egfr": "Estimated glomerular filtration rate (LOINC)",
@@ -534,6 +537,11 @@ DEFS["potassium"] = {
         ),
     ],
 }
+DEFS["creatinine"] = {"title": "", "rows": [
+    r(LOINC, "38483-4", "Creatinine [Mass/volume] in Blood", "V1", f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21"),
+    r(LOINC, "21232-4", "Creatinine [Mass/volume] in Arterial blood", "V1", f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21"),
+    r(LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "V1", f"{REF} §1b; LHNCBC h17.js"),
+]}
 DEFS["calcium"] = {
     "title": "",
     "rows": [

@@ -20,7 +20,8 @@ _FORMATTER = string.Formatter()
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _HTML_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _SIGNALS_SHORT_MAX = 60
-_SAFETY_SHORT_MAX = 80
+_REASON_SHORT_MAX = 80
+_DRAFTS_SHORT_MAX = 40
 # Indicator of each card kind that does not depend on the magnesium value.
 _FIXED_INDICATOR: Mapping[str, Indicator] = {
     "mg-low-normal": "info",
@@ -53,15 +54,15 @@ class _Composer:
     def card(self, topic: str) -> Card:
         kind = self.kb.cards[topic]
         status = self.ev.mg
-        indicator: Indicator = _FIXED_INDICATOR.get(topic) or (
-            status.indicator if status and status.indicator else "info"
+        indicator: Indicator = (
+            self.ev.indicators.get(topic)
+            or _FIXED_INDICATOR.get(topic)
+            or (status.indicator if status and status.indicator else "info")
         )
         values = self.placeholders(topic)
         template = kind.summaries.get(indicator) or kind.summaries["default"]
         detail = render(kind.detail, values) + "\n\n" + statements_markdown(kind, self.kb, self.ev.codes())
-        suggestions: tuple[Suggestion, ...] = ()
-        if kind.suggestion is not None and self.subject:
-            suggestions = (self.order_suggestion(kind),)
+        suggestions = self.suggestions(topic, kind)
         return Card(
             uuid=self.new_uuid(),
             summary=render(template, values),
@@ -87,27 +88,57 @@ class _Composer:
             values.update(mg_placeholders(self.ev.mg))
         signal_names = [kind.phrases.get(f.code, f.display) for f in self.ev.of(DIFFERENTIAL)]
         values["signals_short"] = _cap(", ".join(signal_names), _SIGNALS_SHORT_MAX)
-        reasons = [self.safety_phrase(kind, r) for r in self.ev.safety_reasons if r in kind.phrases]
-        values["safety_reasons"] = "\n".join(f"- {_sentence(r)}" for r in reasons) or "- none"
-        values["safety_short"] = _cap(reasons[0], _SAFETY_SHORT_MAX) if reasons else ""
+        reasons = [self.reason_phrase(kind, r) for r in self.ev.reasons.get(topic, ()) if r in kind.phrases]
+        values["reasons"] = "\n".join(f"- {_sentence(r)}" for r in reasons) or "- none"
+        values["reason_short"] = _cap(reasons[0], _REASON_SHORT_MAX) if reasons else ""
+        drafts = self.ev.drafts.get(topic, ())
+        values["drafts"] = "\n".join(f"- {evidence_text(d.evidence())}" for d in drafts) or "- none"
+        values["drafts_short"] = _cap(", ".join(_md(d.display or "medication") for d in drafts), _DRAFTS_SHORT_MAX)
         return values
 
-    def safety_phrase(self, kind: CardKind, reason: str) -> str:
-        egfr = self.ev.egfr
+    def reason_phrase(self, kind: CardKind, reason: str) -> str:
+        """A reason phrase, filled with the lab it is about (eGFR or serum Mg) and the limits it uses."""
+        egfr, status = self.ev.egfr, self.ev.mg
+        value = unit = date = ""
+        if reason.startswith("egfr") and egfr is not None:
+            value, unit, date = f"{egfr.value:g}", _md(egfr.unit), as_utc_date(egfr.effective)
+        elif reason.startswith("mg") and status is not None:
+            value, unit, date = f"{status.mmol:.2f}", "mmol/L", as_utc_date(status.result.effective)
         threshold = "egfr-contraindication" if reason == "egfr-contraindication" else "egfr-caution"
-        interacting = [f for f in self.ev.of(SAFETY) if f.code == "interacting-drug"]
-        drugs = ", ".join(_md(e.display or e.reference) for f in interacting for e in f.evidence)
+        interacting = [f for f in self.ev.findings if f.code in ("interacting-drug", "draft-interacting-drug")]
+        drugs = ", ".join(dict.fromkeys(_md(e.display or e.reference) for f in interacting for e in f.evidence))
+        lookback = "lab-lookback-days" if reason.startswith("egfr") else "serum-mg-lookback-days"
         return render(
             kind.phrases[reason],
             {
-                "value": f"{egfr.value:g}" if egfr else "",
-                "unit": _md(egfr.unit) if egfr else "",
-                "date": as_utc_date(egfr.effective) if egfr else "",
+                "value": value,
+                "unit": unit,
+                "date": date,
                 "threshold": f"{self.kb.threshold(threshold):g}",
                 "drugs": drugs,
-                "lookback": months(self.kb.threshold("lab-lookback-days")),
+                "lookback": months(self.kb.threshold(lookback)),
             },
         )
+
+    def suggestions(self, topic: str, kind: CardKind) -> tuple[Suggestion, ...]:
+        """Order the missing test; for a contraindicated supplement, remove the draft orders instead."""
+        reasons = set(self.ev.reasons.get(topic, ()))
+        out: list[Suggestion] = []
+        wants_test = topic == "mg-not-measured" or bool(reasons & {"mg-unknown", "egfr-unknown"})
+        if kind.suggestion is not None and self.subject and wants_test:
+            out.append(self.order_suggestion(kind))
+        deletable = [d for d in self.ev.drafts.get(topic, ()) if d.has_id]
+        if kind.delete_suggestion is not None and "egfr-contraindication" in reasons and deletable:
+            actions = tuple(
+                Action(
+                    "delete",
+                    f"{kind.delete_suggestion.description}: {d.display or d.reference}",
+                    resource_id=d.reference,
+                )
+                for d in deletable
+            )
+            out.append(Suggestion(self.new_uuid(), kind.delete_suggestion.label, actions, is_recommended=True))
+        return tuple(out)
 
     def order_suggestion(self, kind: CardKind) -> Suggestion:
         """A recommended suggestion that creates a complete draft R4 ServiceRequest for the LOINC test."""

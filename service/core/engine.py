@@ -6,7 +6,7 @@ Which category a code belongs to is data (rules/); what each category means for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .fhirdata import ConditionFact, LabResult, MedicationUse, PatientRecord
 from .knowledge import Band, KnowledgeBase
 from .model import Evidence, Finding, Indicator, as_utc_date
+from .orders import DraftOrder
 from .units import MEQ_PER_L, MG_PER_DL, MgConverter
 
 MgState = Literal["low", "low-normal", "normal", "high"]
@@ -59,7 +60,11 @@ class Evaluation:
     topics: tuple[str, ...] = ()  # card kinds that fire, before ordering and the per-response cap
     patient_reference: str | None = None
     egfr: LabResult | None = None
-    safety_reasons: tuple[str, ...] = field(default_factory=tuple)
+    # Per card kind: why it fires (phrase keys in cards.yaml), its indicator when the kind has no fixed
+    # one, and the draft orders it is about.
+    reasons: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    indicators: Mapping[str, Indicator] = field(default_factory=dict)
+    drafts: Mapping[str, tuple[DraftOrder, ...]] = field(default_factory=dict)
 
     def of(self, category: str) -> list[Finding]:
         return [f for f in self.findings if f.category == category]
@@ -123,8 +128,113 @@ def evaluate(record: PatientRecord, kb: KnowledgeBase, mg: MgConverter, now: dat
         topics=tuple(topics),
         patient_reference=record.demographics.reference if record.demographics else None,
         egfr=egfr,
-        safety_reasons=tuple(safety_reasons),
+        reasons={"mg-supplement-safety": tuple(safety_reasons)},
     )
+
+
+# Draft-order finding code per medication class, for the order hooks.
+DRAFT_WASTING = {
+    "ppi": "draft-ppi",
+    "loop-diuretic": "draft-diuretic",
+    "thiazide-diuretic": "draft-diuretic",
+    "mg-wasting-drug": "draft-mg-wasting-drug",
+}
+DRAFT_ORDER = "draft-order"
+# Draft-order classes the order hooks judge; a draft of anything else needs no data and gets no card.
+ORDER_JUDGED_CLASSES = frozenset({*DRAFT_WASTING, "mg-supplement"})
+
+
+def evaluate_orders(
+    record: PatientRecord,
+    judged: Sequence[DraftOrder],
+    all_drafts: Sequence[DraftOrder],
+    *,
+    kb: KnowledgeBase,
+    mg: MgConverter,
+    now: datetime,
+) -> Evaluation:
+    """Judge draft orders: Mg-wasting drugs against the latest Mg and digoxin; supplements against safety."""
+    rules = _Rules(record, kb, now)
+    findings: list[Finding] = list(record.issues)
+    latest_mg = rules.latest("serum-magnesium", kb.threshold("serum-mg-lookback-days"), findings)
+    status = interpret_mg(latest_mg, kb, mg) if latest_mg is not None else None
+    if status is not None:
+        findings.append(_mg_finding(status))
+    egfr = rules.latest("egfr", kb.threshold("lab-lookback-days"), findings)
+    safety = rules.safety(egfr, findings)
+    findings += safety
+    codes = {f.code for f in safety}
+
+    wasting = [d for d in judged if set(d.classes) & set(DRAFT_WASTING)]
+    supplements = [d for d in judged if "mg-supplement" in d.classes]
+    drafted_interacting = [d for d in all_drafts if set(d.classes) & set(INTERACTING_CLASSES)]
+    for code in sorted({DRAFT_WASTING[c] for d in wasting for c in d.classes if c in DRAFT_WASTING}):
+        group = [d for d in wasting if any(DRAFT_WASTING.get(c) == code for c in d.classes)]
+        findings.append(_draft_finding(code, group))
+    if supplements:
+        findings.append(_draft_finding("draft-mg-supplement", supplements))
+    if drafted_interacting:
+        findings.append(_draft_finding("draft-interacting-drug", drafted_interacting))
+
+    topics: list[str] = []
+    reasons: dict[str, tuple[str, ...]] = {}
+    indicators: dict[str, Indicator] = {}
+    drafts: dict[str, tuple[DraftOrder, ...]] = {}
+    if wasting:
+        why = [
+            r
+            for r, present in (
+                ("mg-low", status is not None and status.state == "low"),
+                ("digoxin", "digoxin" in codes),
+                ("mg-unknown", status is None),
+            )
+            if present
+        ]
+        if why:
+            topics.append("order-mg-wasting-drug")
+            reasons["order-mg-wasting-drug"] = tuple(why)
+            indicators["order-mg-wasting-drug"] = "warning" if {"mg-low", "digoxin"} & set(why) else "info"
+            drafts["order-mg-wasting-drug"] = tuple(wasting)
+    if supplements:
+        why = _supplement_order_reasons(
+            codes | ({"interacting-drug"} if drafted_interacting else set()), status, egfr, kb
+        )
+        if why:
+            topics.append("order-mg-supplement")
+            reasons["order-mg-supplement"] = tuple(why)
+            indicators["order-mg-supplement"] = (
+                "critical" if "egfr-contraindication" in why else "warning" if set(why) - {"egfr-unknown"} else "info"
+            )
+            drafts["order-mg-supplement"] = tuple(supplements)
+    return Evaluation(
+        now=now,
+        record=record,
+        mg=status,
+        findings=tuple(findings),
+        topics=tuple(topics),
+        patient_reference=record.demographics.reference if record.demographics else None,
+        egfr=egfr,
+        reasons=reasons,
+        indicators=indicators,
+        drafts=drafts,
+    )
+
+
+def _draft_finding(code: str, drafts: Sequence[DraftOrder]) -> Finding:
+    return Finding(
+        DRAFT_ORDER,
+        code,
+        "Draft order: " + ", ".join(d.display or d.reference for d in drafts),
+        tuple(d.evidence() for d in drafts),
+        values={"matchedBy": sorted({how for d in drafts for how in d.classes.values()})},
+    )
+
+
+def _supplement_order_reasons(
+    codes: set[str], status: MgStatus | None, egfr: LabResult | None, kb: KnowledgeBase
+) -> list[str]:
+    """Why a drafted magnesium product needs a card, most serious first; egfr-caution fires here too."""
+    return _supplement_safety_reasons({"mg-supplement", *codes}, status, egfr, kb)
 
 
 def interpret_mg(result: LabResult, kb: KnowledgeBase, mg: MgConverter) -> MgStatus:

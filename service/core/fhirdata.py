@@ -147,7 +147,7 @@ class Extractor:
         """Build the record for one patient; `patient_id` is the CDS Hooks context id, if any."""
         issues: list[Finding] = []
         identity = _patient_identity(entries, patient_id)
-        medications_index = _medication_index(entries)
+        medications_index = medication_index(entries)
         demographics: Demographics | None = None
         labs: list[LabResult] = []
         meds: list[MedicationUse] = []
@@ -192,7 +192,10 @@ class Extractor:
         named = self.observation_names.classify(codings, [_raw_text(raw.get("code"))])
         return next(iter(named), None)
 
-    def _medication_filter(self, raw: Mapping[str, Any], index: Mapping[str, Any]) -> tuple[dict[str, str], str] | None:
+    def classify_medication(
+        self, raw: Mapping[str, Any], index: Mapping[str, Any]
+    ) -> tuple[dict[str, str], str] | None:
+        """(classes, medication name) of a raw MedicationRequest/Statement, or None when no class matches."""
         concept = raw.get("medicationCodeableConcept")
         if concept is None:
             concept = _referenced_medication_code(raw, index)
@@ -208,8 +211,8 @@ class Extractor:
 
     _handlers: ClassVar[Mapping[str, Callable[[Extractor, Mapping[str, Any], Mapping[str, Any]], Any]]] = {
         "Observation": _observation_filter,
-        "MedicationRequest": _medication_filter,
-        "MedicationStatement": _medication_filter,
+        "MedicationRequest": classify_medication,
+        "MedicationStatement": classify_medication,
         "Condition": _condition_filter,
     }
 
@@ -321,7 +324,7 @@ def _raw_text(concept: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _medication_index(entries: Sequence[Entry]) -> dict[str, Mapping[str, Any]]:
+def medication_index(entries: Sequence[Entry]) -> dict[str, Mapping[str, Any]]:
     """Bundled Medication resources by 'Medication/id' and by fullUrl, for medicationReference."""
     index: dict[str, Mapping[str, Any]] = {}
     for e in entries:

@@ -78,7 +78,11 @@ CONDITION_CLASSES: frozenset[str] = frozenset(
     }
 )
 OBSERVATION_NAME_CLASSES: frozenset[str] = frozenset({"ankle-brachial-index"})
-REQUIRED_VALUESETS: frozenset[str] = frozenset(LAB_VALUESETS) | MEDICATION_CLASSES | CONDITION_CLASSES
+# Value sets whose codes a card may order (ServiceRequest.code of a suggestion).
+ORDERABLE_VALUESETS: tuple[str, ...] = ("serum-magnesium", "creatinine")
+REQUIRED_VALUESETS: frozenset[str] = (
+    frozenset(LAB_VALUESETS) | frozenset(ORDERABLE_VALUESETS) | MEDICATION_CLASSES | CONDITION_CLASSES
+)
 # The card catalogue for magnesium-leg-symptoms; the topic codes are part of the public contract.
 REQUIRED_CARDS: frozenset[str] = frozenset(
     {
@@ -89,6 +93,8 @@ REQUIRED_CARDS: frozenset[str] = frozenset(
         "mg-not-measured",
         "leg-differential",
         "mg-supplement-safety",
+        "order-mg-wasting-drug",
+        "order-mg-supplement",
     }
 )
 # Cards that interpret (or miss) serum magnesium: each must say serum Mg may not reflect body stores.
@@ -127,6 +133,12 @@ FINDING_CODES: frozenset[str] = frozenset(
         "digoxin",
         "mg-supplement",
         "interacting-drug",
+        # draft orders (order-select / order-sign)
+        "draft-ppi",
+        "draft-diuretic",
+        "draft-mg-wasting-drug",
+        "draft-mg-supplement",
+        "draft-interacting-drug",
     }
 )
 
@@ -144,11 +156,12 @@ INLINE_PLACEHOLDERS: frozenset[str] = frozenset(
         "status_phrase",
         "lookback",
         "signals_short",
-        "safety_short",
+        "drafts_short",
+        "reason_short",
     }
 )
 BLOCK_PLACEHOLDERS: frozenset[str] = frozenset(
-    {"risk_factors", "leg_symptoms", "signals", "supplements", "safety_reasons"}
+    {"risk_factors", "leg_symptoms", "signals", "supplements", "drafts", "reasons"}
 )
 CARD_PLACEHOLDERS: frozenset[str] = INLINE_PLACEHOLDERS | BLOCK_PLACEHOLDERS
 # Placeholders of short phrases (e.g. why a supplement is unsafe) that cards build their text from.
@@ -209,6 +222,7 @@ class CardKind:
     statements_when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     suggestion: SuggestionDef | None = None
     phrases: Mapping[str, str] = field(default_factory=dict)
+    delete_suggestion: DeleteSuggestionDef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +283,14 @@ class SuggestionDef:
     system: str
     code: str
     display: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteSuggestionDef:
+    """A suggestion that removes the draft orders a card is about."""
+
+    label: str
+    description: str
 
 
 @dataclass(frozen=True, slots=True)

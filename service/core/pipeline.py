@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .cards import compose
-from .engine import Evaluation, evaluate
+from .engine import Evaluation, evaluate, evaluate_orders
 from .fhirdata import Entry, Extractor
 from .knowledge import KnowledgeBase
 from .model import Card
+from .orders import DraftOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,4 +34,21 @@ def run(
     """Evaluate one patient's resources at `now` and compose the cards."""
     record = extractor.extract(entries, patient_id)
     evaluation = evaluate(record, kb, extractor.mg, now)
+    return Outcome(tuple(compose(evaluation, kb, new_uuid, patient_id)), evaluation)
+
+
+def run_orders(
+    entries: Sequence[Entry],
+    patient_id: str | None,
+    judged: Sequence[DraftOrder],
+    all_drafts: Sequence[DraftOrder],
+    *,
+    kb: KnowledgeBase,
+    extractor: Extractor,
+    now: datetime,
+    new_uuid: Callable[[], str],
+) -> Outcome:
+    """Judge draft orders against one patient's record at `now` and compose the order cards."""
+    record = extractor.extract(entries, patient_id)
+    evaluation = evaluate_orders(record, judged, all_drafts, kb=kb, mg=extractor.mg, now=now)
     return Outcome(tuple(compose(evaluation, kb, new_uuid, patient_id)), evaluation)

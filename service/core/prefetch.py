@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest, PrefetchUnavailable, Problem
@@ -16,8 +16,9 @@ class PrefetchResult:
     """The usable entries, and the keys that could not be used (key → why)."""
 
     entries: tuple[Entry, ...]
-    absent: tuple[str, ...]  # not sent: the service may fetch them itself (a later protocol step)
+    absent: tuple[str, ...]  # not sent: the service fetches them from fhirServer when it can
     failed: Mapping[str, str]  # the client's own query failed (OperationOutcome): do not re-query
+    paged: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # searchsets with a `next` link
 
 
 def split_prefetch(service: ServiceDef, prefetch: Mapping[str, Any] | None) -> PrefetchResult:
@@ -31,6 +32,7 @@ def split_prefetch(service: ServiceDef, prefetch: Mapping[str, Any] | None) -> P
     entries: list[Entry] = []
     absent: list[str] = []
     failed: dict[str, str] = {}
+    paged: dict[str, Mapping[str, Any]] = {}
     for key in service.prefetch:
         if key not in prefetch:
             absent.append(key)
@@ -54,15 +56,21 @@ def split_prefetch(service: ServiceDef, prefetch: Mapping[str, Any] | None) -> P
             bundle_entries = entries_from_bundle(value)
             # Search Bundles may carry OperationOutcome entries (search.mode = outcome) as warnings.
             entries.extend(e for e in bundle_entries if e.resource.get("resourceType") != "OperationOutcome")
+            if any(isinstance(link, Mapping) and link.get("relation") == "next" for link in value.get("link") or []):
+                paged[key] = value
         else:
             entries.append(Entry(value))
-    return PrefetchResult(tuple(entries), tuple(absent), failed)
+    return PrefetchResult(tuple(entries), tuple(absent), failed, paged)
 
 
 def require_complete(service: ServiceDef, result: PrefetchResult) -> None:
     """Raise PrefetchUnavailable (→ 412) naming each key that is absent or failed."""
     problems = [
-        Problem(f"prefetch.{key}", f"not provided (template {service.prefetch[key]!r})", "incomplete")
+        Problem(
+            f"prefetch.{key}",
+            f"not provided and no fhirServer to fetch it from (template {service.prefetch[key]!r})",
+            "incomplete",
+        )
         for key in result.absent
     ]
     problems += [Problem(f"prefetch.{key}", why, "incomplete") for key, why in result.failed.items()]

@@ -1,0 +1,84 @@
+"""Structured event log lines: one JSON object per line, never patient data, tokens or card text.
+
+Every issued card and every feedback item is logged once, so a log pipeline can join them on the card
+uuid and count accepted versus overridden cards per card kind while the service stays stateless.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .core.model import Card
+
+events = logging.getLogger("magnesium_cds.events")
+
+
+class JsonFormatter(logging.Formatter):
+    """A log record as one JSON line; `extra={"fields": {...}}` adds structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            line.update(fields)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def configure(level: str) -> None:
+    """JSON lines on stderr for the service's loggers (once per process)."""
+    root = logging.getLogger("magnesium_cds")
+    root.setLevel(level)
+    if not any(getattr(h, "_magnesium_cds", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._magnesium_cds = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def cards_issued(service_id: str, hook_instance: str | None, cards: Iterable[Card]) -> None:
+    for card in cards:
+        events.info(
+            "card-issued",
+            extra={
+                "fields": {
+                    "event": "card-issued",
+                    "service": service_id,
+                    "hookInstance": hook_instance,
+                    "card": card.uuid,
+                    "topic": card.topic,
+                    "indicator": card.indicator,
+                }
+            },
+        )
+
+
+def feedback_received(service_id: str, item: Mapping[str, Any]) -> None:
+    reason = (item.get("overrideReason") or {}).get("reason") or {}
+    events.info(
+        "card-feedback",
+        extra={
+            "fields": {
+                "event": "card-feedback",
+                "service": service_id,
+                "card": item["card"],
+                "outcome": item["outcome"],
+                "overrideReason": reason.get("code"),
+                "acceptedSuggestions": [s["id"] for s in item.get("acceptedSuggestions") or []],
+                "outcomeTimestamp": item["outcomeTimestamp"].isoformat(),
+            }
+        },
+    )
