@@ -107,9 +107,13 @@ class LiveService:
         self._out.close()
 
 
+# The live service may call the FHIR test server over http on loopback (never in production).
+LIVE_ENV = {"CDS_FIXED_NOW": SAMPLES_NOW, "CDS_FHIR_ALLOW_HTTP": "true", "CDS_FHIR_TIMEOUT_SECONDS": "2.0"}
+
+
 @pytest.fixture(scope="session")
 def live() -> Iterator[LiveService]:
-    service = LiveService({"CDS_FIXED_NOW": SAMPLES_NOW})
+    service = LiveService(LIVE_ENV)
     try:
         service.wait_ready()
         yield service
@@ -119,3 +123,66 @@ def live() -> Iterator[LiveService]:
 
 def topics(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(c["source"]["topic"]["code"], c["indicator"]) for c in cards]
+
+
+class FhirTestServer:
+    """tests/fhir_server.py in its own process on 127.0.0.1, serving fhir_samples and the Synthea records."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/fhir"
+        self.control_url = f"http://127.0.0.1:{self.port}/__control"
+        self.requests_url = f"http://127.0.0.1:{self.port}/__requests"
+        cmd = [
+            sys.executable,
+            str(ROOT / "tests" / "fhir_server.py"),
+            "--port",
+            str(self.port),
+            "--data",
+            str(SAMPLES),
+            "--data",
+            str(SHARED / "data" / "synthea"),
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/metadata", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("FHIR test server did not start")
+
+    def control(self, **behaviour: Any) -> None:
+        requests.put(self.control_url, json=behaviour, timeout=5).raise_for_status()
+
+    def seen(self) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = requests.get(self.requests_url, timeout=5).json()
+        return seen
+
+    def reset(self) -> None:
+        requests.delete(self.control_url, timeout=5).raise_for_status()
+        requests.delete(self.requests_url, timeout=5).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fhir_server_process() -> Iterator[FhirTestServer]:
+    server = FhirTestServer()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fhir_server(fhir_server_process: FhirTestServer) -> Iterator[FhirTestServer]:
+    fhir_server_process.reset()
+    yield fhir_server_process
+    fhir_server_process.reset()

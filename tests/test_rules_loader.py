@@ -153,3 +153,21 @@ def test_value_sets_carry_provenance(kb: KnowledgeBase) -> None:
         doc = json.loads(path.read_text(encoding="utf-8"))
         assert doc["description"] and doc["date"] and doc["version"]
         assert any(e["url"] == "urn:magnesium-cds:extension:source" for e in doc["extension"])
+
+
+def test_one_service_id_under_two_hooks_dispatches_on_the_hook(rules: Path) -> None:
+    """Checklist D-06: discovery may list the same id for different hooks; POST dispatches on (id, hook)."""
+    text = (rules / "services.yaml").read_text(encoding="utf-8")
+    (rules / "services.yaml").write_text(
+        text.replace("  - id: magnesium-order-sign\n", "  - id: magnesium-leg-symptoms\n"), encoding="utf-8"
+    )
+    client = create_app({"RULES_DIR": str(rules), "FIXED_NOW": "2026-11-15T00:00:00Z"}).test_client()
+    hooks = [s["hook"] for s in client.get("/cds-services").json["services"] if s["id"] == "magnesium-leg-symptoms"]
+    assert hooks == ["patient-view", "order-sign"]
+    samples = DEFAULT_RULES_DIR.parent / "fhir_samples"
+    patient_view = json.loads((samples / "mg-low" / "patient-view.json").read_text(encoding="utf-8"))
+    order_sign = json.loads((samples / "order-sign-diuretic-low-mg" / "order-sign.json").read_text(encoding="utf-8"))
+    first = client.post("/cds-services/magnesium-leg-symptoms", json=patient_view).json["cards"]
+    second = client.post("/cds-services/magnesium-leg-symptoms", json=order_sign).json["cards"]
+    assert [c["source"]["topic"]["code"] for c in first] == ["mg-low"]
+    assert [c["source"]["topic"]["code"] for c in second] == ["order-mg-wasting-drug"]
