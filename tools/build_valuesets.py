@@ -537,11 +537,26 @@ DEFS["potassium"] = {
         ),
     ],
 }
-DEFS["creatinine"] = {"title": "", "rows": [
-    r(LOINC, "38483-4", "Creatinine [Mass/volume] in Blood", "V1", f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21"),
-    r(LOINC, "21232-4", "Creatinine [Mass/volume] in Arterial blood", "V1", f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21"),
-    r(LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "V1", f"{REF} §1b; LHNCBC h17.js"),
-]}
+DEFS["creatinine"] = {
+    "title": "",
+    "rows": [
+        r(
+            LOINC,
+            "38483-4",
+            "Creatinine [Mass/volume] in Blood",
+            "V1",
+            f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21",
+        ),
+        r(
+            LOINC,
+            "21232-4",
+            "Creatinine [Mass/volume] in Arterial blood",
+            "V1",
+            f"{REF} §1b; VSAC 2.16.840.1.113762.1.4.1248.21",
+        ),
+        r(LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "V1", f"{REF} §1b; LHNCBC h17.js"),
+    ],
+}
 DEFS["calcium"] = {
     "title": "",
     "rows": [
