@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+# Local development: no client authentication (CDS_AUTH_MODE=off, logged as a warning) and CORS open to
+# any origin so the CDS Hooks sandbox in a browser can call it. Never run like this in production.
 run: $(STAMP)
+	CDS_AUTH_MODE=$${CDS_AUTH_MODE:-off} CDS_CORS_ORIGINS=$${CDS_CORS_ORIGINS:-*} CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-true} \
 	$(BIN)/gunicorn 'service:create_app()' --bind $(HOST):$(PORT) --workers 2 --reload --access-logfile -
 
 lint: $(STAMP)

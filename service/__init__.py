@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, errors, events
+from . import api, errors, events, security
 from .config import fhir_settings, load_config
 from .core.fhirdata import Extractor
 from .rules_loader import load_knowledge_base
@@ -25,13 +25,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     events.configure(app.config["LOG_LEVEL"])
     kb = load_knowledge_base(app.config["RULES_DIR"])
     fixed = app.config["FIXED_NOW"]
-    app.extensions["magnesium_cds"] = State(
+    state = State(
         kb=kb,
         extractor=Extractor(kb),
         clock=(lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC)),
         new_uuid=lambda: str(uuid.uuid4()),
         fhir=fhir_settings(app.config),
+        authenticator=security.build_authenticator(app.config),
     )
+    app.extensions["magnesium_cds"] = state
     app.register_blueprint(api.bp)
+    security.install(app, state)
     errors.register(app)
     return app

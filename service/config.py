@@ -22,6 +22,15 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
     "FHIR_MAX_PAGES": 5,  # searchset pages followed per prefetch key
     "FHIR_MAX_RESPONSE_BYTES": 20 * 1024 * 1024,
+    "AUTH_MODE": "jwt",  # jwt: every CDS call needs a client JWT; off: local development only
+    "PUBLIC_BASE_URL": None,  # the service's public URL; JWT aud must be {this}{path}
+    "TRUSTED_ISSUERS_FILE": None,  # JSON/YAML allowlist of CDS clients and their keys
+    "JWT_LEEWAY_SECONDS": 30,  # clock skew tolerated on exp / iat / nbf
+    "JWKS_CACHE_SECONDS": 3600,  # how long a JWK Set fetched from a jku URL is used
+    "JWKS_MIN_REFRESH_SECONDS": 60,  # earliest re-fetch of a JWK Set on an unknown kid
+    "JKU_ALLOW_HTTP": False,  # allow http:// jku URLs (tests only)
+    "REDIS_URL": None,  # shared jti store for several workers/replicas (default: per process)
+    "CORS_ORIGINS": [],  # browser origins allowed to call the service ("*" only with AUTH_MODE=off)
 }
 
 
@@ -51,6 +60,31 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     fixed = app.config["FIXED_NOW"]
     if fixed is not None and not isinstance(fixed, datetime):
         app.config["FIXED_NOW"] = parse_instant(str(fixed))
+    _check_security(app)
+
+
+def _check_security(app: Flask) -> None:
+    config = app.config
+    if config["AUTH_MODE"] not in ("jwt", "off"):
+        raise ConfigError(f"CDS_AUTH_MODE must be jwt or off, got {config['AUTH_MODE']!r}")
+    for key in ("JWT_LEEWAY_SECONDS", "JWKS_CACHE_SECONDS", "JWKS_MIN_REFRESH_SECONDS"):
+        _check(app, key, (int, float), lambda v: 0 <= v <= 86400)
+    _check(app, "JKU_ALLOW_HTTP", bool, lambda v: True)
+    origins = config["CORS_ORIGINS"]
+    if isinstance(origins, str):
+        origins = [o.strip() for o in origins.split(",") if o.strip()]
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ConfigError("CDS_CORS_ORIGINS must be a comma-separated list of origins")
+    config["CORS_ORIGINS"] = origins
+    if config["AUTH_MODE"] == "jwt":
+        if "*" in origins:
+            raise ConfigError("CDS_CORS_ORIGINS='*' is allowed only with CDS_AUTH_MODE=off (development)")
+        base = config["PUBLIC_BASE_URL"]
+        if not isinstance(base, str) or not base.startswith(("https://", "http://")):
+            raise ConfigError("CDS_PUBLIC_BASE_URL (e.g. https://cds.example.org) is required with CDS_AUTH_MODE=jwt")
+        config["PUBLIC_BASE_URL"] = base.rstrip("/")
+        if not config["TRUSTED_ISSUERS_FILE"]:
+            raise ConfigError("CDS_TRUSTED_ISSUERS_FILE is required with CDS_AUTH_MODE=jwt")
 
 
 def _check(app: Flask, key: str, kind: type | tuple[type, ...], ok: Callable[[Any], bool]) -> None:

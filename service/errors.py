@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .auth import AuthError
 from .core.errors import (
     CallerError,
     InvalidRequest,
@@ -42,6 +43,17 @@ def operation_outcome(problems: Iterable[Problem], severity: str = "error") -> d
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(AuthError)
+    def _unauthenticated(exc: AuthError) -> Response:
+        # Bare 401 (CDS Hooks best practice): the reason is logged, never returned; the token never logged.
+        log.warning(
+            "authentication failed: %s", exc.reason, extra={"fields": {"authFailure": exc.reason, **_safe(exc.context)}}
+        )
+        problem = Problem(None, "Authentication required: a valid CDS client JWT (Bearer).", "login")
+        response = json_response(operation_outcome([problem]), 401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="magnesium-cds"'
+        return response
+
     @app.errorhandler(CallerError)
     def _caller(exc: CallerError) -> Response:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
@@ -65,3 +77,8 @@ def register(app: Flask) -> None:
         log.exception("unhandled error", exc_info=exc)
         problem = Problem(None, "Internal error in the CDS service; the details are in the service log.", "exception")
         return json_response(operation_outcome([problem]), 500)
+
+
+def _safe(context: dict[str, object]) -> dict[str, str]:
+    """Identifiers that help trace a failure (iss, kid, jti, alg...), shortened; never a token."""
+    return {k: str(v)[:200] for k, v in context.items() if v is not None}

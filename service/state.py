@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .auth import Authenticator
 from .core.fhirdata import Extractor
 from .core.knowledge import KnowledgeBase
 from .fhirclient import FhirSettings
@@ -22,6 +23,7 @@ class State:
     clock: Callable[[], datetime]
     new_uuid: Callable[[], str]
     fhir: FhirSettings
+    authenticator: Authenticator | None = None
 
 
 def current_state() -> State:

@@ -48,7 +48,7 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app({"FIXED_NOW": SAMPLES_NOW})
+    return create_app({"FIXED_NOW": SAMPLES_NOW, "AUTH_MODE": "off"})
 
 
 @pytest.fixture
@@ -81,6 +81,7 @@ class LiveService:
         self.log = ROOT / ".pytest_cache" / f"gunicorn-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", *gunicorn_command(f"127.0.0.1:{self.port}", workers)]
+        env = {k: v.replace("{url}", self.url) for k, v in env.items()}
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env={**os.environ, **env}, stdout=self._out, stderr=subprocess.STDOUT
@@ -108,7 +109,12 @@ class LiveService:
 
 
 # The live service may call the FHIR test server over http on loopback (never in production).
-LIVE_ENV = {"CDS_FIXED_NOW": SAMPLES_NOW, "CDS_FHIR_ALLOW_HTTP": "true", "CDS_FHIR_TIMEOUT_SECONDS": "2.0"}
+LIVE_ENV = {
+    "CDS_FIXED_NOW": SAMPLES_NOW,
+    "CDS_FHIR_ALLOW_HTTP": "true",
+    "CDS_FHIR_TIMEOUT_SECONDS": "2.0",
+    "CDS_AUTH_MODE": "off",
+}
 
 
 @pytest.fixture(scope="session")

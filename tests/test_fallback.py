@@ -215,7 +215,7 @@ def test_missing_prefetch_without_fhir_server_is_412(live: LiveService) -> None:
 
 
 def test_http_fhir_server_is_refused_unless_allowed() -> None:
-    app = create_app({"FIXED_NOW": "2026-11-15T00:00:00Z"})  # CDS_FHIR_ALLOW_HTTP defaults to false
+    app = create_app({"FIXED_NOW": "2026-11-15T00:00:00Z", "AUTH_MODE": "off"})  # FHIR_ALLOW_HTTP defaults to false
     r = app.test_client().post(SERVICE_URL, json=request_for("mg-low", "http://127.0.0.1:9/fhir"))
     assert r.status_code == 412
     assert "must use https" in r.get_data(as_text=True)

@@ -49,6 +49,7 @@ def test_issued_cards_are_logged_once_without_patient_data(live: LiveService) ->
     assert set(event) == {
         "ts",
         "level",
+        "pid",
         "logger",
         "msg",
         "event",

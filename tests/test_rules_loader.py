@@ -139,7 +139,7 @@ def test_bad_rules_stop_the_service_naming_file_and_field(
     with pytest.raises(RulesError, match=message):
         load_knowledge_base(rules)
     with pytest.raises(RulesError, match=message):
-        create_app({"RULES_DIR": str(rules)})
+        create_app({"RULES_DIR": str(rules), "AUTH_MODE": "off"})
 
 
 def test_value_set_json_must_parse(rules: Path) -> None:
@@ -161,7 +161,9 @@ def test_one_service_id_under_two_hooks_dispatches_on_the_hook(rules: Path) -> N
     (rules / "services.yaml").write_text(
         text.replace("  - id: magnesium-order-sign\n", "  - id: magnesium-leg-symptoms\n"), encoding="utf-8"
     )
-    client = create_app({"RULES_DIR": str(rules), "FIXED_NOW": "2026-11-15T00:00:00Z"}).test_client()
+    client = create_app(
+        {"RULES_DIR": str(rules), "FIXED_NOW": "2026-11-15T00:00:00Z", "AUTH_MODE": "off"}
+    ).test_client()
     hooks = [s["hook"] for s in client.get("/cds-services").json["services"] if s["id"] == "magnesium-leg-symptoms"]
     assert hooks == ["patient-view", "order-sign"]
     samples = DEFAULT_RULES_DIR.parent / "fhir_samples"

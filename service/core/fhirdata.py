@@ -428,7 +428,10 @@ def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> An
             extras = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
             if extras and len(extras) == len(errors):
                 # Unknown elements (e.g. from a newer FHIR version or a vendor): drop them and retry once.
-                raw = _without_paths(raw, extras)
+                try:
+                    raw = _without_paths(raw, extras)
+                except RecursionError:
+                    break
                 continue
             where = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:_MAX_REPORTED_ERRORS]
