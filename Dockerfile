@@ -12,7 +12,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY rules ./rules
-RUN pip install . && python -c "from service import create_app; create_app()"
+COPY deploy/trusted-issuers.example.yaml deploy/cds-hooks-sandbox-jwks.json ./deploy/
+RUN pip install . && python -c "from service.rules_loader import load_knowledge_base; load_knowledge_base()"
 
 USER cds
 EXPOSE 8080

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import requests
 from service import create_app
 from service.auth import Authenticator, AuthError, JwksCache, MemoryReplayStore, load_issuers
 
-from .conftest import SAMPLES, LiveService, load_json
+from .conftest import ROOT, SAMPLES, LiveService, load_json
 from .security_support import (
     EHR,
     ROTATING,
@@ -288,10 +289,29 @@ def test_replayed_jti_is_refused_across_two_workers_with_redis(secured_redis: Li
         statuses = list(pool.map(lambda _: call(secured_redis, token).status_code, range(16)))
     assert sorted(statuses) == [200] + [401] * 15
     time.sleep(0.2)
-    refusals = [json.loads(line) for line in secured_redis.log.read_text(encoding="utf-8").splitlines()
-                if '"authFailure":"replayed jti"' in line]
+    refusals = [
+        json.loads(line)
+        for line in secured_redis.log.read_text(encoding="utf-8").splitlines()
+        if '"authFailure":"replayed jti"' in line
+    ]
     assert len(refusals) == 15
-    assert len({r["pid"] for r in refusals}) == 2  # both workers refused replays: the store is shared
+
+
+def test_replayed_jti_is_refused_by_another_replica_sharing_redis(
+    secured_redis: LiveService, trust: Trust, redis_server: RedisServer
+) -> None:
+    other = LiveService(secured_env(trust, CDS_REDIS_URL=redis_server.url), workers=1)
+    try:
+        other.wait_ready()
+        body = load_json(SAMPLES / "mg-low" / "bundle.json")
+        # aud names the public URL; both replicas stand behind the same one in production, so mint for each.
+        shared_jti = str(uuid.uuid4())
+        first = mint(trust.rsa, claims(EHR, f"{secured_redis.url}/evaluate", time.time(), jti=shared_jti))
+        second = mint(trust.rsa, claims(EHR, f"{other.url}/evaluate", time.time(), jti=shared_jti))
+        assert call(secured_redis, first, "/evaluate", body).status_code == 200
+        assert call(other, second, "/evaluate", body).status_code == 401  # same issuer and jti: a replay
+    finally:
+        other.stop()
 
 
 def test_dev_mode_logs_a_warning(live: LiveService) -> None:
@@ -344,3 +364,9 @@ def test_trusted_issuers_may_be_yaml(tmp_path: Path, trust: Trust) -> None:
     )
     (issuer,) = load_issuers(path).values()
     assert issuer.jku == ("https://ehr.example.org/jwks.json",) and issuer.tenants == ("a",)
+
+
+def test_example_trusted_issuers_file_loads_the_sandbox_key() -> None:
+    issuers = load_issuers(ROOT / "deploy" / "trusted-issuers.example.yaml")
+    sandbox = issuers["https://sandbox.cds-hooks.org"]
+    assert set(sandbox.keys) == {"44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"}

@@ -7,6 +7,8 @@ import re
 import yaml
 from flask import Flask
 
+from service.rules_loader import load_knowledge_base
+
 from .conftest import ROOT
 
 
@@ -28,3 +30,10 @@ def test_version_matches_the_package() -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'version = "{spec["info"]["version"]}"' in pyproject
+
+
+def test_service_id_enum_matches_discovery() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    ids = sorted({s.id for s in load_knowledge_base().services})
+    for path in ("/cds-services/{id}", "/cds-services/{id}/feedback"):
+        assert sorted(spec["paths"][path]["parameters"][0]["schema"]["enum"]) == ids
