@@ -1,20 +1,20 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv, then lint (ruff), type-check (mypy) and run the tests (pytest)
+#   make test  — set up .venv (+ redis-server, newman), then ruff, mypy and the tests (pytest runs newman)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint samples clean system-deps
+.PHONY: run test lint samples clean system-deps lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 # Local development: no client authentication (CDS_AUTH_MODE=off, logged as a warning) and CORS open to
@@ -34,11 +34,27 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server is missing: sudo apt-get install redis-server" >&2; exit 1; fi; }
 
-test: lint system-deps
+# newman (npm) runs the Postman collection in the test suite; pinned by package-lock.json.
+node_modules/.bin/newman: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: lint system-deps node_modules/.bin/newman
 	$(BIN)/pytest
 
 samples: $(STAMP)
 	$(BIN)/python fhir_samples/make_requests.py
+	$(BIN)/python postman/build_collection.py
+
+# Re-pin the dependencies after changing pyproject.toml: runtime (the image) and runtime + dev (make test).
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
+	{ echo "# Runtime dependencies, pinned (pip freeze of 'pip install .' on Python 3.11; regenerate with: make lock)"; \
+	  .lockvenv/bin/pip freeze --exclude magnesium-cds; } > requirements.lock
+	.lockvenv/bin/pip install --quiet '.[dev]'
+	{ echo "# Runtime and development dependencies, pinned: the constraints make test and make run install with (make lock)"; \
+	  .lockvenv/bin/pip freeze --exclude magnesium-cds; } > requirements-dev.lock
+	rm -rf .lockvenv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

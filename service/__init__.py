@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, errors, events, security
+from . import api, errors, events, observability, security
 from .config import fhir_settings, load_config
 from .core.fhirdata import Extractor
 from .rules_loader import load_knowledge_base
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["magnesium_cds"] = state
     app.register_blueprint(api.bp)
+    observability.install(app)
     security.install(app, state)
     errors.register(app)
     return app

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, request
+import swagger_ui_bundle  # type: ignore[import-untyped]
+from flask import Blueprint, Response, request, send_file, send_from_directory
 from marshmallow import ValidationError
 
 from . import events
+from .auth import RedisReplayStore
 from .core.engine import ORDER_JUDGED_CLASSES
 from .core.errors import InvalidRequest, Problem, UnknownService
 from .core.fhirdata import entries_from_bundle
 from .core.knowledge import KnowledgeBase, ServiceDef
 from .core.orders import ORDER_HOOKS, drafts_from_bundle, drafts_from_context
 from .core.pipeline import run, run_orders
+from .errors import operation_outcome
 from .fhirclient import gather_prefetch
 from .jsonio import json_response, read_json
+from .observability import metrics_response
 from .schemas import CONTEXT_SCHEMAS, feedback_schema, flatten_errors, hook_request_schema
 from .state import current_state
+from .version import __version__
 
 bp = Blueprint("cds", __name__)
+STATIC = Path(__file__).resolve().parent / "static"
+OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"
+SWAGGER_ASSETS = frozenset(
+    {
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "favicon-32x32.png",
+        "favicon-16x16.png",
+    }
+)
+VERSION_EXTENSION = "magnesium-cds.versions"
 
 
 @bp.get("/healthz")
@@ -29,11 +47,58 @@ def healthz() -> Response:
     return json_response({"status": "ok", "pid": os.getpid()})
 
 
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Readiness: rules loaded, configuration valid (else the app would not exist), Redis reachable if used."""
+    state = current_state()
+    checks = {"rules": f"loaded (knowledge base {state.kb.version})", "config": "valid"}
+    ready = True
+    replay = state.authenticator.replay if state.authenticator else None
+    if isinstance(replay, RedisReplayStore):
+        reachable = replay.ping()
+        checks["redis"] = "reachable" if reachable else "unreachable"
+        ready = ready and reachable
+    if not ready:
+        problem = Problem(None, "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()), "transient")
+        return json_response(operation_outcome([problem]), 503)
+    return json_response({"status": "ready", "checks": checks, "version": __version__})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics (merged across gunicorn workers)."""
+    return metrics_response()
+
+
+@bp.get("/openapi.yaml")
+def openapi_document() -> Response:
+    return send_file(OPENAPI, mimetype="application/yaml", max_age=0)
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    """Interactive API docs: the packaged Swagger UI, served offline."""
+    response = send_file(STATIC / "docs.html", mimetype="text/html", max_age=0)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
+    )
+    return response
+
+
+@bp.get("/docs/<name>")
+def docs_asset(name: str) -> Response:
+    if name == "init.js":
+        return send_file(STATIC / "docs-init.js", mimetype="text/javascript", max_age=0)
+    if name not in SWAGGER_ASSETS:
+        raise UnknownService(f"No docs asset {name!r}.", (Problem(None, f"no docs asset {name!r}", "not-found"),))
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=0)
+
+
 @bp.get("/cds-services")
 def discovery() -> Response:
     """CDS Hooks discovery, derived from the loaded rules (never maintained by hand)."""
     kb = current_state().kb
-    return json_response({"services": [_service_json(s) for s in kb.services]})
+    return json_response({"services": [_service_json(s, kb) for s in kb.services]})
 
 
 @bp.get("/rules")
@@ -141,12 +206,14 @@ def _load(schema: Any, data: Any, prefix: str = "") -> dict[str, Any]:
     return loaded
 
 
-def _service_json(s: ServiceDef) -> dict[str, Any]:
+def _service_json(s: ServiceDef, kb: KnowledgeBase) -> dict[str, Any]:
     out: dict[str, Any] = {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description}
     if s.prefetch:
         out["prefetch"] = dict(s.prefetch)
     if s.usage_requirements:
         out["usageRequirements"] = s.usage_requirements
+    # CDS Hooks reserves `extension` for exactly this kind of pre-coordinated, namespaced information.
+    out["extension"] = {VERSION_EXTENSION: {"service": __version__, "knowledgeBase": kb.version}}
     return out
 
 
@@ -161,6 +228,7 @@ def catalogue(kb: KnowledgeBase) -> dict[str, Any]:
 
     return {
         "version": kb.version,
+        "serviceVersion": __version__,
         "topicSystem": kb.topic_system,
         "cardKinds": [
             {

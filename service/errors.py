@@ -18,6 +18,7 @@ from .core.errors import (
     UnsupportedMediaType,
 )
 from .jsonio import json_response
+from .observability import AUTH_FAILURES
 
 log = logging.getLogger("magnesium_cds")
 
@@ -49,6 +50,7 @@ def register(app: Flask) -> None:
         log.warning(
             "authentication failed: %s", exc.reason, extra={"fields": {"authFailure": exc.reason, **_safe(exc.context)}}
         )
+        AUTH_FAILURES.labels(exc.reason).inc()
         problem = Problem(None, "Authentication required: a valid CDS client JWT (Bearer).", "login")
         response = json_response(operation_outcome([problem]), 401)
         response.headers["WWW-Authenticate"] = 'Bearer realm="magnesium-cds"'

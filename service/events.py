@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from flask import g, has_request_context
 
 from .core.model import Card
+from .observability import CARDS, FEEDBACK
 
 events = logging.getLogger("magnesium_cds.events")
 
@@ -30,6 +32,8 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "msg": record.getMessage(),
         }
+        if has_request_context() and g.get("request_id"):
+            line["requestId"] = g.request_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             line.update(fields)
@@ -52,6 +56,7 @@ def configure(level: str) -> None:
 
 def cards_issued(service_id: str, hook_instance: str | None, cards: Iterable[Card]) -> None:
     for card in cards:
+        CARDS.labels(service_id, card.topic, card.indicator).inc()
         events.info(
             "card-issued",
             extra={
@@ -68,6 +73,7 @@ def cards_issued(service_id: str, hook_instance: str | None, cards: Iterable[Car
 
 
 def feedback_received(service_id: str, item: Mapping[str, Any]) -> None:
+    FEEDBACK.labels(service_id, item["outcome"]).inc()
     reason = (item.get("overrideReason") or {}).get("reason") or {}
     events.info(
         "card-feedback",

@@ -21,6 +21,7 @@ import requests
 from .core.fhirdata import Entry, entries_from_bundle
 from .core.knowledge import ServiceDef
 from .core.prefetch import PrefetchResult, outcome_text, require_complete, split_prefetch
+from .observability import FHIR_CALLS, FHIR_LATENCY
 
 log = logging.getLogger("magnesium_cds.fhir")
 _OPEN = "{{"
@@ -47,6 +48,10 @@ class FhirSettings:
 
 class FetchError(Exception):
     """Raised when a prefetch template could not be run against the FHIR server (→ 412)."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind  # metrics label: timeout, unreachable, refused, http-error, too-large, invalid, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,35 +236,51 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
 
 
 def _get_json(session: requests.Session, url: str, deadline: float, settings: FhirSettings) -> dict[str, Any]:
+    """GET a URL within the deadline, counting the outcome and latency in the metrics."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        return _get_json_unmetered(session, url, deadline, settings)
+    except FetchError as exc:
+        outcome = exc.kind
+        raise
+    finally:
+        FHIR_CALLS.labels(outcome).inc()
+        FHIR_LATENCY.observe(time.perf_counter() - started)
+
+
+def _get_json_unmetered(session: requests.Session, url: str, deadline: float, settings: FhirSettings) -> dict[str, Any]:
     """GET a URL within the deadline; the body is read in chunks so a slow drip cannot overrun it."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise FetchError(f"no time left within the {settings.total_timeout:g} s budget (CDS_FHIR_TIMEOUT_SECONDS)")
+        raise FetchError(
+            f"no time left within the {settings.total_timeout:g} s budget (CDS_FHIR_TIMEOUT_SECONDS)", "timeout"
+        )
     try:
         with session.get(url, timeout=(min(settings.connect_timeout, remaining), remaining), stream=True) as response:
             if response.status_code in (401, 403):
-                raise FetchError(f"the FHIR server refused access (HTTP {response.status_code})")
+                raise FetchError(f"the FHIR server refused access (HTTP {response.status_code})", "refused")
             content = bytearray()
             for chunk in response.iter_content(_CHUNK):
                 content += chunk
                 if len(content) > settings.max_response_bytes:
-                    raise FetchError("the FHIR server response is larger than CDS_FHIR_MAX_RESPONSE_BYTES")
+                    raise FetchError("the FHIR server response is larger than CDS_FHIR_MAX_RESPONSE_BYTES", "too-large")
                 if time.monotonic() > deadline:
-                    raise FetchError(f"the FHIR server did not answer within {settings.total_timeout:g} s")
+                    raise FetchError(f"the FHIR server did not answer within {settings.total_timeout:g} s", "timeout")
             status = response.status_code
     except requests.Timeout:
-        raise FetchError(f"the FHIR server did not answer within {settings.total_timeout:g} s") from None
+        raise FetchError(f"the FHIR server did not answer within {settings.total_timeout:g} s", "timeout") from None
     except requests.ConnectionError:
-        raise FetchError("the FHIR server could not be reached") from None
+        raise FetchError("the FHIR server could not be reached", "unreachable") from None
     except requests.RequestException as exc:
         raise FetchError(f"the request to the FHIR server failed ({type(exc).__name__})") from None
     try:
         body = orjson.loads(bytes(content))
     except orjson.JSONDecodeError:
-        raise FetchError(f"the FHIR server answered HTTP {status} with a body that is not JSON") from None
+        raise FetchError(f"the FHIR server answered HTTP {status} with a body that is not JSON", "invalid") from None
     if not isinstance(body, dict):
-        raise FetchError(f"the FHIR server answered HTTP {status} with JSON that is not a resource")
+        raise FetchError(f"the FHIR server answered HTTP {status} with JSON that is not a resource", "invalid")
     if status >= 400:
         detail = outcome_text(body) if body.get("resourceType") == "OperationOutcome" else "no OperationOutcome"
-        raise FetchError(f"the FHIR server answered HTTP {status}: {detail}")
+        raise FetchError(f"the FHIR server answered HTTP {status}: {detail}", "http-error")
     return body

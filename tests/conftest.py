@@ -67,9 +67,8 @@ def gunicorn_command(bind: str, workers: int) -> list[str]:
     """The Dockerfile's CMD with a loopback bind: the tests run exactly what the image runs."""
     cmd_line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
     cmd: list[str] = json.loads(cmd_line.removeprefix("CMD "))
-    cmd[cmd.index("--bind") + 1] = bind
-    cmd[cmd.index("--workers") + 1] = str(workers)
-    return cmd
+    # Command-line settings override gunicorn.conf.py's: same configuration, loopback bind.
+    return [*cmd[:-1], "--bind", bind, "--workers", str(workers), cmd[-1]]
 
 
 class LiveService:

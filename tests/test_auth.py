@@ -217,6 +217,9 @@ def test_attack_matrix_is_refused_with_a_bare_401(secured: LiveService, trust: T
             diagnostics = r.json()["issue"][0]["diagnostics"]
             assert diagnostics == "Authentication required: a valid CDS client JWT (Bearer)."
     assert {name: status for name, status in results.items() if status != 401} == {}
+    metrics = requests.get(f"{secured.url}/metrics", timeout=5).text
+    assert 'cds_auth_failures_total{reason="replayed jti"}' in metrics
+    assert 'cds_auth_failures_total{reason="algorithm not allowed"}' in metrics
 
 
 def test_failures_are_logged_with_a_reason_but_never_the_token(secured: LiveService, trust: Trust) -> None:
@@ -370,3 +373,15 @@ def test_example_trusted_issuers_file_loads_the_sandbox_key() -> None:
     issuers = load_issuers(ROOT / "deploy" / "trusted-issuers.example.yaml")
     sandbox = issuers["https://sandbox.cds-hooks.org"]
     assert set(sandbox.keys) == {"44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"}
+
+
+def test_unauthorized_response_conforms_to_the_contract(secured: LiveService) -> None:
+    import yaml  # noqa: PLC0415
+    from openapi_core import OpenAPI  # noqa: PLC0415
+    from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: PLC0415
+
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    api = OpenAPI.from_dict({**spec, "servers": [{"url": secured.url}]})
+    response = call(secured, None)
+    assert response.status_code == 401
+    api.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))

@@ -50,6 +50,7 @@ def test_issued_cards_are_logged_once_without_patient_data(live: LiveService) ->
         "ts",
         "level",
         "pid",
+        "requestId",
         "logger",
         "msg",
         "event",

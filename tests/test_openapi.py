@@ -8,6 +8,7 @@ import yaml
 from flask import Flask
 
 from service.rules_loader import load_knowledge_base
+from service.version import __version__
 
 from .conftest import ROOT
 
@@ -26,10 +27,10 @@ def test_every_route_is_documented_and_nothing_else(app: Flask) -> None:
     assert documented == served
 
 
-def test_version_matches_the_package() -> None:
+def test_version_matches_the_package_and_the_changelog() -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert f'version = "{spec["info"]["version"]}"' in pyproject
+    assert spec["info"]["version"] == __version__
+    assert f"## {__version__} " in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
 
 
 def test_service_id_enum_matches_discovery() -> None:

@@ -1,0 +1,41 @@
+"""gunicorn settings for magnesium-cds (the Dockerfile and the tests run with this file).
+
+Environment: PORT (default 8080), HOST (default 0.0.0.0), WEB_CONCURRENCY (workers; default one per CPU
+plus one: the work is CPU-bound, and the FHIR fallback's waits are bounded by CDS_FHIR_TIMEOUT_SECONDS).
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104 (container)
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+worker_class = "sync"
+timeout = 30  # a worker stuck longer than this is killed and replaced
+graceful_timeout = 20  # SIGTERM: finish in-flight requests (Kubernetes gives 30 s by default)
+keepalive = 5
+max_requests = 20000  # recycle workers now and then, with jitter so they do not restart together
+max_requests_jitter = 2000
+# Worker heartbeat files in memory, off the (read-only) root filesystem; /dev/shm is a tmpfs, not shared data.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+accesslog = "-"
+errorlog = "-"
+logger_class = "service.gunicorn_logging.JsonLogger"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus multiprocess mode: one metrics directory per server, set before any worker imports the app.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="magnesium-cds-metrics-")
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess  # noqa: PLC0415 (after PROMETHEUS_MULTIPROC_DIR is set)
+
+    multiprocess.mark_process_dead(worker.pid)
