@@ -385,3 +385,14 @@ def test_unauthorized_response_conforms_to_the_contract(secured: LiveService) ->
     response = call(secured, None)
     assert response.status_code == 401
     api.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
+
+
+def test_mint_tool_makes_tokens_the_service_accepts(secured: LiveService, trust: Trust) -> None:
+    from jwt.algorithms import ECAlgorithm  # noqa: PLC0415
+
+    from tools.mint_jwt import mint as mint_tool  # noqa: PLC0415
+
+    private = json.loads(ECAlgorithm.to_jwk(trust.ec.private))
+    token = mint_tool({**private, "kid": trust.ec.kid, "alg": "ES384"}, EHR, f"{secured.url}{SERVICE}")
+    assert call(secured, token).status_code == 200
+    assert call(secured, token).status_code == 401  # single use
