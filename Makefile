@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv (+ redis-server, newman), then ruff, mypy and the tests (pytest runs newman)
+#   make test  — set up .venv (+ Debian redis-server and chromium, npm newman), then ruff, mypy, pytest
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -28,11 +28,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests start for real: redis-server (shared jti store).
+# Debian packages the tests run for real: redis-server (shared jti store) and chromium (renders /docs).
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "redis-server is missing: sudo apt-get install redis-server" >&2; exit 1; fi; }
+	@missing=""; command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
 
 # newman (npm) runs the Postman collection in the test suite; pinned by package-lock.json.
 node_modules/.bin/newman: package.json package-lock.json

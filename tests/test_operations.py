@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -114,3 +117,33 @@ def test_discovery_and_rules_report_versions(live: LiveService) -> None:
     )
     rules = requests.get(f"{live.url}/rules", timeout=5).json()
     assert (rules["serviceVersion"], rules["version"]) == ("0.5.0", "0.3.0")
+
+
+def test_docs_render_in_a_headless_browser_without_network(live: LiveService, tmp_path: Path) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("chromium is not installed (make test installs Debian's chromium)")
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            f"{live.url}/docs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout
+    rendered = set(re.findall(r'opblock-summary-path" data-path="([^"]+)"', dom))
+    assert {"/cds-services", "/cds-services/{id}", "/cds-services/{id}/feedback", "/evaluate", "/rules"} <= rendered
+    assert "magnesium-cds" in dom
