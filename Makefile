@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements-dev.lock
 # any origin so the CDS Hooks sandbox in a browser can call it. Never run like this in production.
 run: $(STAMP)
 	CDS_AUTH_MODE=$${CDS_AUTH_MODE:-off} CDS_CORS_ORIGINS=$${CDS_CORS_ORIGINS:-*} CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-true} \
-	$(BIN)/gunicorn 'service:create_app()' --bind $(HOST):$(PORT) --workers 2 --reload --access-logfile -
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers 2 --reload 'service:create_app()'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
