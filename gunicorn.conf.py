@@ -19,6 +19,8 @@ max_requests = 20000  # recycle workers now and then, with jitter so they do not
 max_requests_jitter = 2000
 # Worker heartbeat files in memory, off the (read-only) root filesystem; /dev/shm is a tmpfs, not shared data.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# gunicorn's control socket would live in $HOME, which the container user has not got (read-only root).
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 logger_class = "service.gunicorn_logging.JsonLogger"
