@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from .fhirdata import ConditionFact, LabResult, MedicationUse, PatientRecord
+from .fhirdata import FUTURE_TOLERANCE, ConditionFact, LabResult, MedicationUse, PatientRecord
 from .knowledge import Band, KnowledgeBase
 from .model import Evidence, Finding, Indicator, as_utc_date
 from .orders import DraftOrder
@@ -21,8 +21,6 @@ MgState = Literal["low", "low-normal", "normal", "high"]
 # Observation.interpretation codes (v3-ObservationInterpretation) that flag low / high results.
 LOW_FLAGS = frozenset({"L", "LL", "LU"})
 HIGH_FLAGS = frozenset({"H", "HH", "HU"})
-# A result dated more than this after `now` is a data error (clock skew of a day is tolerated).
-_FUTURE_TOLERANCE = timedelta(days=1)
 _PRECISION = 4  # decimal places compared, so 2.07 mg/dL is not "below 0.85" by a rounding hair
 # Medication statuses that mean "taking it now" (R4 MedicationStatement and MedicationRequest status).
 CURRENT_MEDICATION_STATUS = frozenset({"active", "on-hold", "intended"})
@@ -313,7 +311,7 @@ class _Rules:
     def latest(self, analyte: str, lookback_days: float, findings: list[Finding]) -> LabResult | None:
         """Most recent result within the lookback; future-dated results are reported and skipped."""
         for result in self.record.labs_for(analyte):
-            if result.effective > self.now + _FUTURE_TOLERANCE:
+            if result.effective > self.now + FUTURE_TOLERANCE:
                 findings.append(
                     Finding(
                         "data-quality",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 from fhir.resources.R4B.condition import Condition
@@ -39,6 +39,70 @@ _SUBJECT_FIELD = {
     "MedicationStatement": "subject",
 }
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+# A result dated more than this after `now` is a data error (clock skew of a day is tolerated).
+FUTURE_TOLERANCE = timedelta(days=1)
+# Analytes whose every result is reported (not just the latest): non-serum Mg is a data-quality finding.
+ALL_RESULTS_REPORTED = frozenset({"non-serum-magnesium"})
+# The elements the rules read, per resource type: only these are validated ("validate what you use"), so
+# a vendor's unknown or malformed element elsewhere in a resource never costs time or drops the resource.
+USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
+    "Patient": ("resourceType", "id", "birthDate", "gender", "deceasedBoolean", "deceasedDateTime"),
+    "Observation": (
+        "resourceType",
+        "id",
+        "status",
+        "code",
+        "subject",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "effectiveInstant",
+        "issued",
+        "valueQuantity",
+        "valueInteger",
+        "referenceRange",
+        "interpretation",
+    ),
+    "Condition": (
+        "resourceType",
+        "id",
+        "code",
+        "subject",
+        "clinicalStatus",
+        "verificationStatus",
+        "onsetDateTime",
+        "onsetPeriod",
+        "recordedDate",
+        "abatementDateTime",
+        "abatementPeriod",
+        "abatementAge",
+        "abatementString",
+        "abatementRange",
+        "abatementBoolean",
+    ),
+    "MedicationRequest": (
+        "resourceType",
+        "id",
+        "status",
+        "intent",
+        "subject",
+        "authoredOn",
+        "dispenseRequest",
+        "dosageInstruction",
+        "medicationCodeableConcept",
+        "medicationReference",
+    ),
+    "MedicationStatement": (
+        "resourceType",
+        "id",
+        "status",
+        "subject",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "dateAsserted",
+        "medicationCodeableConcept",
+        "medicationReference",
+    ),
+}
 _MAX_REPORTED_ERRORS = 3
 
 
@@ -143,13 +207,17 @@ class Extractor:
     def mg(self) -> MgConverter:
         return self._mg
 
-    def extract(self, entries: Sequence[Entry], patient_id: str | None) -> PatientRecord:
-        """Build the record for one patient; `patient_id` is the CDS Hooks context id, if any."""
+    def extract(self, entries: Sequence[Entry], patient_id: str | None, now: datetime | None = None) -> PatientRecord:
+        """Build the record for one patient; `patient_id` is the CDS Hooks context id, if any.
+
+        With `now`, lab results are validated newest first and only until the first usable one that is
+        not in the future: older results are never used by the rules, so they are not validated.
+        """
         issues: list[Finding] = []
         identity = _patient_identity(entries, patient_id)
         medications_index = medication_index(entries)
         demographics: Demographics | None = None
-        labs: list[LabResult] = []
+        candidates: dict[str, list[Entry]] = {}
         meds: list[MedicationUse] = []
         conditions: list[ConditionFact] = []
         for entry in entries:
@@ -180,16 +248,46 @@ class Extractor:
             if not _about_patient(raw, rtype, identity):
                 issues.append(_issue("other-patient", "Refers to a different patient; ignored.", entry))
                 continue
-            self._collect(rtype, relevant, entry, issues, labs=labs, meds=meds, conditions=conditions)
+            if rtype == "Observation":
+                candidates.setdefault(relevant, []).append(entry)
+            elif not _unused_by_status(raw, rtype):
+                self._collect(rtype, relevant, entry, issues, meds=meds, conditions=conditions)
+        labs = [lab for analyte, found in candidates.items() for lab in self._labs(analyte, found, issues, now)]
         return PatientRecord(demographics, tuple(labs), tuple(issues), tuple(meds), tuple(conditions))
+
+    def _labs(self, analyte: str, found: list[Entry], issues: list[Finding], now: datetime | None) -> list[LabResult]:
+        """Validate an analyte's results newest first; stop at the first usable one not in the future."""
+        ordered = sorted(found, key=_raw_time_key, reverse=True)
+        results: list[LabResult] = []
+        for entry in ordered:
+            obs = _validate(Observation, entry, issues)
+            result = self._lab_result(obs, analyte, entry, issues) if obs is not None else None
+            if result is None:
+                continue
+            results.append(result)
+            if now is not None and analyte not in ALL_RESULTS_REPORTED and result.effective <= now + FUTURE_TOLERANCE:
+                break
+        return results
 
     # Cheap pre-filters on raw JSON: return what made the resource relevant, or None to skip it.
     def _observation_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
-        codings = _raw_codings(raw.get("code"))
-        for c in codings:
-            if (c.system, c.code) in self._lab_index:
-                return self._lab_index[(c.system, c.code)]  # type: ignore[index]
-        named = self.observation_names.classify(codings, [_raw_text(raw.get("code"))])
+        code = raw.get("code")
+        if type(code) is not dict:
+            return None
+        codings = code.get("coding")
+        texts = [code.get("text")]
+        if type(codings) is list:
+            for c in codings:
+                if type(c) is dict:
+                    analyte = self._lab_index.get((c.get("system"), c.get("code")))  # type: ignore[arg-type]
+                    if analyte is not None:
+                        return analyte
+                    texts.append(c.get("display"))
+        # Name-only fallback (e.g. the ankle-brachial index, no verified LOINC): one regex per text.
+        words = [t for t in texts if type(t) is str]
+        if not any(self.observation_names.might_name(w) for w in words):
+            return None
+        named = self.observation_names.classify(_raw_codings(code), [_raw_text(code)])
         return next(iter(named), None)
 
     def classify_medication(
@@ -223,16 +321,10 @@ class Extractor:
         entry: Entry,
         issues: list[Finding],
         *,
-        labs: list[LabResult],
         meds: list[MedicationUse],
         conditions: list[ConditionFact],
     ) -> None:
-        if rtype == "Observation":
-            obs = _validate(Observation, entry, issues)
-            result = self._lab_result(obs, relevant, entry, issues) if obs is not None else None
-            if result is not None:
-                labs.append(result)
-        elif rtype in ("MedicationRequest", "MedicationStatement"):
+        if rtype in ("MedicationRequest", "MedicationStatement"):
             model = MedicationRequest if rtype == "MedicationRequest" else MedicationStatement
             med = _validate(model, entry, issues)
             if med is not None:
@@ -296,9 +388,12 @@ def entries_from_bundle(bundle: Mapping[str, Any]) -> list[Entry]:
     """Entries of any Bundle type; entries without a resource object are skipped."""
     out: list[Entry] = []
     for item in bundle.get("entry") or []:
-        if isinstance(item, Mapping) and isinstance(item.get("resource"), Mapping):
-            full_url = item.get("fullUrl")
-            out.append(Entry(item["resource"], full_url if isinstance(full_url, str) else None))
+        # Parsed JSON is made of dicts: exact type checks are much cheaper than the Mapping ABC.
+        if type(item) is dict:
+            resource = item.get("resource")
+            if type(resource) is dict:
+                full_url = item.get("fullUrl")
+                out.append(Entry(resource, full_url if type(full_url) is str else None))
     return out
 
 
@@ -389,6 +484,30 @@ def _medication_use(med: Any, rtype: str, classes: Mapping[str, str], name: str,
     return MedicationUse(_reference(entry), display or "medication", dict(classes), str(med.status), start, end)
 
 
+# Statuses that make a resource useless to the rules, read from the raw JSON so such resources are never
+# validated: inactive or refuted conditions, and medications that were stopped, cancelled, not taken,
+# entered in error, or are unsigned drafts (the order hooks judge drafts from their own raw JSON).
+UNUSED_MEDICATION_STATUS = frozenset({"stopped", "cancelled", "entered-in-error", "not-taken", "unknown", "draft"})
+
+
+def _raw_status(concept: Any) -> str | None:
+    codings = concept.get("coding") if type(concept) is dict else None
+    if type(codings) is list:
+        for c in codings:
+            if type(c) is dict and type(c.get("code")) is str:
+                return str(c["code"])
+    return None
+
+
+def _unused_by_status(raw: Mapping[str, Any], rtype: str) -> bool:
+    if rtype == "Condition":
+        if _raw_status(raw.get("verificationStatus")) in IGNORED_VERIFICATION:
+            return True
+        clinical = _raw_status(raw.get("clinicalStatus"))
+        return clinical is not None and clinical not in ACTIVE_CLINICAL_STATUS
+    return raw.get("status") in UNUSED_MEDICATION_STATUS
+
+
 # Condition.clinicalStatus codes that count as present (R4 condition-clinical).
 ACTIVE_CLINICAL_STATUS = frozenset({"active", "recurrence", "relapse"})
 # Condition.verificationStatus codes that mean the condition is not the patient's (R4 condition-ver-status).
@@ -418,8 +537,9 @@ def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> Cond
 
 
 def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> Any:
-    """Validate with fhir.resources; unknown elements are dropped (be liberal), other errors skip it."""
-    raw: Any = entry.resource
+    """Validate the used elements with fhir.resources; unknown ones are dropped (be liberal), errors skip it."""
+    used = USED_ELEMENTS.get(str(entry.resource.get("resourceType")))
+    raw: Any = {k: entry.resource[k] for k in used if k in entry.resource} if used else entry.resource
     for _ in range(2):
         try:
             return model.model_validate(raw)
@@ -559,6 +679,37 @@ def as_utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         return _partial_to_datetime(value)
     return None
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _raw_time_key(entry: Entry) -> datetime:
+    """A result's time from its raw JSON, for ordering before validation; unreadable times sort first."""
+    raw = entry.resource
+    period = raw.get("effectivePeriod")
+    for value in (
+        raw.get("effectiveDateTime"),
+        raw.get("effectiveInstant"),
+        (period.get("end") or period.get("start")) if type(period) is dict else None,
+        raw.get("issued"),
+    ):
+        if type(value) is str:
+            moment = _parse_time(value)
+            return moment if moment is not None else _LATEST  # validate it first: it may be the newest
+    return _LATEST
+
+
+def _parse_time(value: str) -> datetime | None:
+    partial = _partial_to_datetime(value)
+    if partial is not None:
+        return partial
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _observation_time(obs: Any) -> datetime | None:

@@ -1,7 +1,9 @@
 """Compiled matchers: a coding or a name to the clinical classes of the knowledge base.
 
-Built once per knowledge base: value sets are frozensets and prefix tuples, names are one compiled
-regular expression per class, so matching a record is a handful of set lookups per coding.
+Built once per knowledge base. Codes are dictionary lookups ((system, code) → classes), ATC and
+ICD-10-CM categories are lookups of each prefix of the normalised code, and all the names of a vocabulary
+are one compiled regular expression, so matching a record costs a few lookups per coding and one regex
+search per text, whatever the number of classes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .knowledge import MatcherDef, ValueSet
+from .knowledge import MatcherDef, ValueSet, normalise_code
 
 # How a class was matched, strongest first (reported on findings as matchedBy).
 MATCHED_BY_ORDER = ("code", "category", "name")
@@ -25,68 +27,115 @@ class CodingText:
     display: str | None
 
 
-def _word_alternation(names: Iterable[str]) -> str:
-    # Longest first so "esomeprazole" wins over "omeprazole" inside one alternation.
-    escaped = [re.escape(n).replace(r"\ ", r"[\s-]+") for n in sorted(set(names), key=len, reverse=True)]
-    return r"(?<![\w-])(?:" + "|".join(escaped) + r")(?![\w-])"
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
-class ClassMatcher:
-    """Matches one clinical class by code, by category (is-a), then by name."""
+def _words(text: str) -> list[str]:
+    """Lower-case words; hyphens and spaces separate words alike ("end-stage" = "end stage")."""
+    return _WORD.findall(text.lower())
 
-    def __init__(self, definition: MatcherDef, valueset: ValueSet | None) -> None:
-        self.id = definition.id
-        self.display = definition.display
-        self.not_if = definition.not_if
-        self._valueset = valueset
-        parts = []
-        if definition.names:
-            parts.append(_word_alternation(definition.names))
-        parts.extend(f"(?:{p})" for p in definition.patterns)
-        self._names = re.compile("|".join(parts), re.IGNORECASE) if parts else None
-        self._exclude = (
-            re.compile(_word_alternation(definition.exclude_names), re.IGNORECASE) if definition.exclude_names else None
-        )
 
-    def by_code(self, coding: CodingText) -> str | None:
-        return self._valueset.match(coding.system, coding.code) if self._valueset else None
+def _ngrams(words: list[str], starts: Mapping[str, int]) -> Iterable[str]:
+    """The n-grams of the text that could be a name: they begin with a name's first word."""
+    for start, word in enumerate(words):
+        longest = starts.get(word)
+        if longest:
+            for end in range(start + 1, min(len(words), start + longest) + 1):
+                yield " ".join(words[start:end])
 
-    def by_name(self, text: str) -> bool:
-        if self._names is None or not text:
-            return False
-        if self._exclude is not None and self._exclude.search(text):
-            return False
-        return self._names.search(text) is not None
+
+def _starts(names: Iterable[str]) -> dict[str, int]:
+    """First word of each name → the most words a name beginning with it has."""
+    starts: dict[str, int] = {}
+    for name in names:
+        words = name.split()
+        starts[words[0]] = max(starts.get(words[0], 0), len(words))
+    return starts
 
 
 class Vocabulary:
-    """A family of class matchers (medications, conditions or observation names)."""
+    """A family of clinical classes (medications, conditions or observation names), compiled for speed."""
 
     def __init__(self, definitions: Mapping[str, MatcherDef], valuesets: Mapping[str, ValueSet]) -> None:
-        self.matchers = {
-            cid: ClassMatcher(d, valuesets[d.valueset] if d.valueset else None) for cid, d in definitions.items()
-        }
+        self.definitions = dict(definitions)
+        self._codes: dict[tuple[str, str], list[str]] = {}
+        self._prefixes: dict[str, dict[str, list[str]]] = {}
+        self._longest_prefix: dict[str, int] = {}
+        by_name: dict[str, list[str]] = {}
+        patterns: list[tuple[re.Pattern[str], str]] = []
+        self._excludes: dict[str, frozenset[str]] = {}
+        for cid, d in definitions.items():
+            if d.valueset:
+                vs = valuesets[d.valueset]
+                for key in vs.codes:
+                    self._codes.setdefault(key, []).append(cid)
+                for system, prefixes in vs.prefixes.items():
+                    table = self._prefixes.setdefault(system, {})
+                    for prefix in prefixes:
+                        table.setdefault(prefix, []).append(cid)
+                        self._longest_prefix[system] = max(self._longest_prefix.get(system, 0), len(prefix))
+            for name in d.names:
+                by_name.setdefault(" ".join(_words(name)), []).append(cid)
+            patterns += [(re.compile(p, re.IGNORECASE), cid) for p in d.patterns]
+            if d.exclude_names:
+                self._excludes[cid] = frozenset(" ".join(_words(n)) for n in d.exclude_names)
+        # Names are matched as whole-word n-grams in a dictionary: every n-gram of the text is looked up, so
+        # overlapping names of different classes are all found ("neuropathy due to type 2 diabetes mellitus"
+        # is neuropathy and type 2 diabetes) at a few dictionary lookups per word.
+        self._by_name = by_name
+        self._starts = _starts(by_name)
+        self._exclude_starts = _starts(n for ex in self._excludes.values() for n in ex)
+        self._patterns = patterns
 
     def display(self, class_id: str) -> str:
-        return self.matchers[class_id].display
+        return self.definitions[class_id].display
+
+    def by_code(self, system: str | None, code: str | None) -> dict[str, str]:
+        """Classes of one coding: 'code' for a listed concept, 'category' for an is-a prefix."""
+        found: dict[str, str] = {}
+        if system is None or code is None:
+            return found
+        for cid in self._codes.get((system, code), ()):
+            found[cid] = "code"
+        table = self._prefixes.get(system)
+        if table:
+            normal = normalise_code(system, code)
+            for end in range(1, min(len(normal), self._longest_prefix[system]) + 1):
+                for cid in table.get(normal[:end], ()):
+                    found.setdefault(cid, "category")
+        return found
+
+    def by_name(self, text: str) -> set[str]:
+        """Classes whose names (or patterns) occur in the text, without the ones the text excludes."""
+        found: set[str] = set()
+        if not text:
+            return found
+        words = _words(text)
+        for gram in _ngrams(words, self._starts):
+            found.update(self._by_name.get(gram, ()))
+        found.update(cid for pattern, cid in self._patterns if pattern.search(text))
+        if found & self._excludes.keys():
+            grams = set(_ngrams(words, self._exclude_starts))
+            found = {cid for cid in found if not self._excludes.get(cid, frozenset()) & grams}
+        return found
+
+    def might_name(self, text: str) -> bool:
+        """A cheap yes/no: could this text match any class by name?"""
+        return bool(text) and bool(self.by_name(text))
 
     def classify(self, codings: Iterable[CodingText], texts: Iterable[str]) -> dict[str, str]:
         """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if)."""
         codings = list(codings)
         found: dict[str, str] = {}
-        for cid, matcher in self.matchers.items():
-            how = None
-            for coding in codings:
-                how = matcher.by_code(coding)
-                if how == "code":
-                    break
-            if how is None:
-                words = [c.display for c in codings if c.display] + [t for t in texts if t]
-                if any(matcher.by_name(w) for w in words):
-                    how = "name"
-            if how is not None:
-                found[cid] = how
+        for coding in codings:
+            for cid, how in self.by_code(coding.system, coding.code).items():
+                if found.get(cid) != "code":
+                    found[cid] = how
+        words = [c.display for c in codings if c.display] + [t for t in texts if t]
+        for word in words:
+            for cid in self.by_name(word):
+                found.setdefault(cid, "name")
         for cid in list(found):
-            if any(veto in found for veto in self.matchers[cid].not_if):
+            if any(veto in found for veto in self.definitions[cid].not_if):
                 del found[cid]
         return found

@@ -32,7 +32,7 @@ def run(
     new_uuid: Callable[[], str],
 ) -> Outcome:
     """Evaluate one patient's resources at `now` and compose the cards."""
-    record = extractor.extract(entries, patient_id)
+    record = extractor.extract(entries, patient_id, now)
     evaluation = evaluate(record, kb, extractor.mg, now)
     return Outcome(tuple(compose(evaluation, kb, new_uuid, patient_id)), evaluation)
 
@@ -49,6 +49,6 @@ def run_orders(
     new_uuid: Callable[[], str],
 ) -> Outcome:
     """Judge draft orders against one patient's record at `now` and compose the order cards."""
-    record = extractor.extract(entries, patient_id)
+    record = extractor.extract(entries, patient_id, now)
     evaluation = evaluate_orders(record, judged, all_drafts, kb=kb, mg=extractor.mg, now=now)
     return Outcome(tuple(compose(evaluation, kb, new_uuid, patient_id)), evaluation)
