@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv (+ Debian redis-server and chromium, npm newman), then ruff, mypy, pytest
+#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman), then ruff, mypy, pytest
+#   (make bench — the full benchmark against same-run floors, about 6 minutes; writes bench/RESULTS.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | 
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint samples clean system-deps lock
+.PHONY: run test lint samples clean system-deps lock bench
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -28,10 +29,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests run for real: redis-server (shared jti store) and chromium (renders /docs).
+# Debian packages the tests run for real: redis-server (shared jti store), chromium (renders /docs) and
+# wrk (the HTTP load generator of bench/, run in smoke mode by the tests).
 system-deps:
 	@missing=""; command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
@@ -43,6 +46,9 @@ node_modules/.bin/newman: package.json package-lock.json
 
 test: lint system-deps node_modules/.bin/newman
 	$(BIN)/pytest
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
 
 samples: $(STAMP)
 	$(BIN)/python fhir_samples/make_requests.py

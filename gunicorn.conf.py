@@ -44,3 +44,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess  # noqa: PLC0415 (after PROMETHEUS_MULTIPROC_DIR is set)
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # The app, its knowledge base and the fhir.resources model classes are loaded now and live as long as
+    # the worker: move them out of the garbage collector's sight so full collections stay short.
+    import gc  # noqa: PLC0415
+
+    gc.freeze()

@@ -1,6 +1,6 @@
 """Benchmarks against floors measured in the same run. One command:
 
-    .venv/bin/python -m bench            # full run (about 5 minutes), writes bench/RESULTS.md
+    .venv/bin/python -m bench            # full run (about 6 minutes), writes bench/RESULTS.md
     .venv/bin/python -m bench --smoke    # a few seconds, for CI: it must work, numbers are not judged
 
 1. In-process: the core (extract → engine → cards) on each shared/data/synthea record and on a typical
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -31,6 +32,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,9 @@ SHARED = Path(os.environ.get("MAGNESIUM_CDS_SHARED", ROOT.parent / "shared"))
 SYNTHEA = SHARED / "data" / "synthea"
 NOW = "2026-11-15T00:00:00Z"
 CONCURRENCY = 4
+# Each HTTP measurement is repeated, service and floor alternating, and the median round (by throughput) is
+# reported: on a shared 2-core machine one round can be disturbed by neighbours.
+ROUNDS = 3
 TARGETS = {"inprocess_ratio": 2.0, "typical_p99_ms": 10.0, "throughput_share": 0.5, "rss_mb": 150.0}
 
 
@@ -106,6 +111,8 @@ def resources_in(request: dict[str, Any]) -> int:
 def inprocess(inputs: list[tuple[str, Path]], iterations: int) -> list[dict[str, Any]]:
     kb = load_knowledge_base()
     extractor = Extractor(kb)
+    gc.collect()
+    gc.freeze()  # as gunicorn.conf.py does in each worker: long-lived objects out of the collector's scans
     service = next(s for s in kb.services if s.hook == "patient-view")
     now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     ids = (str(i) for i in itertools.count())
@@ -123,8 +130,8 @@ def inprocess(inputs: list[tuple[str, Path]], iterations: int) -> list[dict[str,
         def core(entries: Any = entries) -> Any:
             return run(entries, None, kb=kb, extractor=extractor, now=now, new_uuid=lambda: next(ids))
 
-        floor = timed(lambda data=data: orjson.loads(data), iterations)
-        strict = timed(lambda data=data: parse_json(data), iterations)
+        floor = timed(partial(orjson.loads, data), iterations)
+        strict = timed(partial(parse_json, data), iterations)
         evaluated = timed(core, iterations)
         rows.append(
             {
@@ -246,10 +253,16 @@ def wrk(url: str, body: Path, seconds: float, connections: int = CONCURRENCY) ->
     )
 
 
-def http(inputs: dict[str, tuple[str, Path]], workdir: Path, seconds: float, memory_requests: int) -> dict[str, Any]:
+def median_round(rounds: list[Load]) -> Load:
+    return sorted(rounds, key=lambda load: load.rps)[len(rounds) // 2]
+
+
+def http(
+    inputs: dict[str, tuple[str, Path]], workdir: Path, seconds: float, memory_requests: int, rounds: int
+) -> dict[str, Any]:
     service = Server("service:create_app()", workdir, "service")
     floor = Server("bench.floor_app:create_app()", workdir, "floor")
-    results: dict[str, Any] = {"workers": len(service.workers()), "scenarios": []}
+    results: dict[str, Any] = {"workers": len(service.workers()), "rounds": rounds, "scenarios": []}
     try:
         for name, (path, body) in inputs.items():
             check = urllib.request.Request(
@@ -259,8 +272,11 @@ def http(inputs: dict[str, tuple[str, Path]], workdir: Path, seconds: float, mem
                 cards = [c["source"]["topic"]["code"] for c in json.load(response)["cards"]]
             wrk(f"{service.url}{path}", body, 1)  # warm-up
             wrk(f"{floor.url}{path}", body, 1)
-            measured = wrk(f"{service.url}{path}", body, seconds)
-            base = wrk(f"{floor.url}{path}", body, seconds)
+            service_rounds, floor_rounds = [], []
+            for _ in range(rounds):
+                service_rounds.append(wrk(f"{service.url}{path}", body, seconds))
+                floor_rounds.append(wrk(f"{floor.url}{path}", body, seconds))
+            measured, base = median_round(service_rounds), median_round(floor_rounds)
             results["scenarios"].append(
                 {"name": name, "cards": cards, "service": measured, "floor": base, "share": measured.rps / base.rps}
             )
@@ -333,6 +349,8 @@ def report(rows: list[dict[str, Any]], web: dict[str, Any], smoke: bool) -> str:
         "",
         f"## HTTP under gunicorn ({web['workers']} workers, gunicorn.conf.py), wrk at concurrency {CONCURRENCY}",
         "",
+        f"Each row is the median of {web['rounds']} rounds (by throughput), service and floor alternating.",
+        "",
         "| scenario | cards | service req/s | p50 / p99 (ms) | floor req/s | floor p50 / p99 (ms) "
         "| throughput / floor |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -384,7 +402,9 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench installs it)")
-    iterations, seconds, memory_requests = (3, 1.0, 2_000) if args.smoke else (31, args.seconds, args.memory_requests)
+    iterations, seconds, memory_requests, rounds = (
+        (3, 1.0, 2_000, 1) if args.smoke else (31, args.seconds, args.memory_requests, ROUNDS)
+    )
     with tempfile.TemporaryDirectory(prefix="magnesium-cds-bench-") as tmp:
         workdir = Path(tmp)
         typical = typical_prefetch(workdir)
@@ -402,6 +422,7 @@ def main() -> None:
             workdir,
             seconds,
             memory_requests,
+            rounds,
         )
     text = report(rows, web, args.smoke)
     print(text)

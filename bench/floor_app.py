@@ -2,14 +2,15 @@
 
     gunicorn --config gunicorn.conf.py 'bench.floor_app:create_app()'
 
-It reads the JSON body exactly as the service does (strict parser) and answers {"cards": []}, so the
-ratio service/floor measures what the CDS work itself costs over HTTP.
+It reads the JSON body exactly as the service does (strict parser, same OperationOutcome on bad JSON) and
+answers {"cards": []}, so the ratio service/floor measures what the CDS work itself costs over HTTP.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service import errors
 from service.jsonio import json_response, read_json
 
 
@@ -21,4 +22,5 @@ def create_app() -> Flask:
         read_json(request)
         return json_response({"cards": []})
 
+    errors.register(app)
     return app

@@ -61,7 +61,7 @@ def test_rules_catalogue_lists_card_kinds_value_sets_and_thresholds_with_sources
     r = requests.get(f"{live.url}/rules", timeout=5)
     assert r.status_code == 200
     body = r.json()
-    assert body["version"] == "0.3.0" and body["serviceVersion"] == "0.5.0"
+    assert body["version"] == "0.3.0" and body["serviceVersion"] == "0.6.0"
     assert {k["topic"] for k in body["cardKinds"]} == {
         "mg-low",
         "mg-low-normal",

@@ -435,14 +435,18 @@ def _pddi(name: str) -> tuple[list[tuple[str, str, str]], str, str]:
     root = tree.getroot()
     version = root.find("f:version", FHIR_NS)
     date = root.find("f:date", FHIR_NS)
-    out = []
+    out: list[tuple[str, str, str]] = []
     for include in root.findall("f:compose/f:include", FHIR_NS):
-        system = include.find("f:system", FHIR_NS).get("value")  # type: ignore[union-attr]
+        system = include.find("f:system", FHIR_NS).get("value", "")  # type: ignore[union-attr]
         for concept in include.findall("f:concept", FHIR_NS):
-            code = concept.find("f:code", FHIR_NS).get("value")  # type: ignore[union-attr]
+            code = concept.find("f:code", FHIR_NS).get("value", "")  # type: ignore[union-attr]
             display = concept.find("f:display", FHIR_NS)
-            out.append((system, code, display.get("value") if display is not None else code))  # type: ignore[misc]
-    return out, version.get("value") if version is not None else "", date.get("value") if date is not None else ""
+            out.append((system, code, display.get("value", code) if display is not None else code))
+    return (
+        out,
+        version.get("value", "") if version is not None else "",
+        date.get("value", "") if date is not None else "",
+    )
 
 
 def build(vs_id: str) -> dict[str, Any]:

@@ -9,13 +9,17 @@ search per text, whatever the number of classes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .knowledge import MatcherDef, ValueSet, normalise_code
 
 # How a class was matched, strongest first (reported on findings as matchedBy).
 MATCHED_BY_ORDER = ("code", "category", "name")
+# Distinct texts remembered per vocabulary. EHR displays repeat endlessly (the same drug and problem names
+# on every chart), so name matching is memoised: a pure function of the text and the compiled vocabulary.
+NAME_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ class Vocabulary:
         self._starts = _starts(by_name)
         self._exclude_starts = _starts(n for ex in self._excludes.values() for n in ex)
         self._patterns = patterns
+        self.by_name: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
 
     def display(self, class_id: str) -> str:
         return self.definitions[class_id].display
@@ -105,11 +110,11 @@ class Vocabulary:
                     found.setdefault(cid, "category")
         return found
 
-    def by_name(self, text: str) -> set[str]:
+    def _match_name(self, text: str) -> frozenset[str]:
         """Classes whose names (or patterns) occur in the text, without the ones the text excludes."""
         found: set[str] = set()
         if not text:
-            return found
+            return frozenset()
         words = _words(text)
         for gram in _ngrams(words, self._starts):
             found.update(self._by_name.get(gram, ()))
@@ -117,7 +122,7 @@ class Vocabulary:
         if found & self._excludes.keys():
             grams = set(_ngrams(words, self._exclude_starts))
             found = {cid for cid in found if not self._excludes.get(cid, frozenset()) & grams}
-        return found
+        return frozenset(found)
 
     def might_name(self, text: str) -> bool:
         """A cheap yes/no: could this text match any class by name?"""
@@ -131,9 +136,10 @@ class Vocabulary:
             for cid, how in self.by_code(coding.system, coding.code).items():
                 if found.get(cid) != "code":
                     found[cid] = how
-        words = [c.display for c in codings if c.display] + [t for t in texts if t]
-        for word in words:
-            for cid in self.by_name(word):
+        # The same name often appears as a coding's display and as the text: match it once.
+        names = dict.fromkeys([c.display for c in codings if c.display] + [t for t in texts if t])
+        for name in names:
+            for cid in self.by_name(name):
                 found.setdefault(cid, "name")
         for cid in list(found):
             if any(veto in found for veto in self.definitions[cid].not_if):
