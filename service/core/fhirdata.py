@@ -332,8 +332,8 @@ class Extractor:
                 meds.append(_medication_use(med, rtype, classes, name, entry))
         else:
             cond = _validate(Condition, entry, issues)
-            if cond is not None and (fact := _condition_fact(cond, relevant, entry)) is not None:
-                conditions.append(fact)
+            if cond is not None:
+                conditions.append(_condition_fact(cond, relevant, entry))
 
     def _lab_result(self, obs: Any, analyte: str, entry: Entry, issues: list[Finding]) -> LabResult | None:
         if obs.status not in USABLE_OBSERVATION_STATUS:
@@ -518,16 +518,14 @@ def _status_code(concept: Any) -> str | None:
     return next((str(c.code) for c in concept.coding or [] if c.code), None) if concept is not None else None
 
 
-def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact | None:
-    if _status_code(cond.verificationStatus) in IGNORED_VERIFICATION:
-        return None
-    clinical = _status_code(cond.clinicalStatus)
+def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact:
+    """The fact of a Condition that _unused_by_status let through: not refuted, clinical status active if given."""
     abated = any(
         v is not None for v in (cond.abatementDateTime, cond.abatementPeriod, cond.abatementAge, cond.abatementString)
     )
     # An absent clinicalStatus with no abatement counts as active (R4: clinicalStatus is required unless
     # verificationStatus is entered-in-error, so EHRs that omit it are treating it as current).
-    active = clinical in ACTIVE_CLINICAL_STATUS if clinical is not None else not abated
+    active = _status_code(cond.clinicalStatus) is not None or not abated
     onset = (
         as_utc(cond.onsetDateTime)
         or as_utc(cond.onsetPeriod.start if cond.onsetPeriod else None)
