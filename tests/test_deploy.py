@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,7 @@ from flask import Flask
 from service.auth import load_issuers
 from service.config import DEFAULTS
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, LiveService
 
 K8S = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -158,36 +154,9 @@ def test_dockerfile_copies_what_the_service_needs(path: str) -> None:
 
 def test_gunicorn_starts_when_the_metrics_directory_does_not_exist_yet(tmp_path: Path) -> None:
     """As in the image: PROMETHEUS_MULTIPROC_DIR=/tmp/metrics on a fresh, empty /tmp."""
-    port = free_port()
-    env = {**os.environ, "CDS_AUTH_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not" / "yet")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "service:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    service = LiveService({"CDS_AUTH_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not" / "yet")}, 1)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("gunicorn did not start")
+        service.wait_ready()
+        assert requests.get(f"{service.url}/metrics", timeout=5).status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        service.stop()
