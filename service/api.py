@@ -234,14 +234,14 @@ def catalogue(kb: KnowledgeBase) -> dict[str, Any]:
             {
                 "topic": k.topic,
                 "title": k.title,
-                "indicators": sorted(k.summaries),
-                "source": cite([k.source])[0],
-                "statements": [
-                    {"id": sid, "text": kb.statements[sid].text, "sources": cite(kb.statements[sid].sources)}
-                    for sid in dict.fromkeys([*k.statements, *(s for ss in k.statements_when.values() for s in ss)])
-                ],
+                "summaryParts": dict(k.summary),
+                **({"source": cite([k.source])[0]} if k.source else {}),
+                "links": cite(list(k.links)),
             }
             for k in kb.cards.values()
+        ],
+        "statements": [
+            {"id": st.id, "text": st.text, "sources": cite(list(st.sources))} for st in kb.statements.values()
         ],
         "valueSets": [
             {

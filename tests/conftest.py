@@ -92,9 +92,9 @@ class LiveService:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited early:\n{self.log.read_text()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting on a busy machine
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become ready:\n{self.log.read_text()}")
 

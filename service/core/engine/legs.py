@@ -1,0 +1,111 @@
+"""Leg symptoms: red flags first (seed 002's "see a doctor" signs, guideline emergencies), then the other
+causes that must be considered before magnesium is blamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..model import URGENCY, Indicator
+from .context import Context
+from .decision import Decision, Fact
+from .signals import Signal, counted
+
+_RED_FLAG_ACTION = {
+    "red-flag-acute-limb-ischaemia": "do-acute-limb-ischaemia",
+    "red-flag-dvt": "do-assess-dvt",
+    "red-flag-limb-threatening-ischaemia": "do-refer-clti",
+}
+_RED_FLAG_SUMMARY = {
+    "red-flag-acute-limb-ischaemia": "ali",
+    "red-flag-dvt": "dvt",
+    "red-flag-limb-threatening-ischaemia": "clti",
+}
+# The next step each other cause calls for (statements.yaml), in the order a clinician would take them.
+_NEXT_STEP = {
+    "pad": "do-check-abi",
+    "claudication": "do-check-abi",
+    "statin": "do-measure-ck",
+    "restless-legs": "do-check-iron",
+    "radiculopathy": "do-examine-neuro",
+    "neuropathy": "do-examine-neuro",
+    "venous-insufficiency": "do-examine-venous",
+    "dehydration": "do-review-fluids",
+}
+
+
+def red_flag_decision(ctx: Context, flags: Sequence[Signal]) -> Decision | None:
+    if not flags:
+        return None
+    ordered = sorted(flags, key=lambda s: URGENCY[s.indicator or "info"])
+    indicator: Indicator = ordered[0].indicator or "warning"
+    facts: list[Fact] = []
+    for s in ordered:
+        facts += s.facts
+    return Decision(
+        "leg-red-flag",
+        indicator,
+        tuple(_RED_FLAG_SUMMARY[s.code] for s in ordered),
+        tuple(_RED_FLAG_ACTION[s.code] for s in ordered),
+        tuple(facts[:4]),
+        ("not-magnesium",),
+    )
+
+
+def differential_decision(
+    ctx: Context, symptoms: Sequence[Signal], others: Sequence[Signal], flags: Sequence[Signal]
+) -> Decision | None:
+    shown = counted(symptoms)
+    if not shown or not others:
+        return None
+    codes = {s.code for s in others} | {s.code for s in shown}
+    has_abi = any(s.code == "pad" and "abi" in s.finding.values for s in others)
+    pad_known = any(s.code == "pad" and s.items for s in others)
+    actions: list[str] = []
+    for code, step in _NEXT_STEP.items():
+        if code not in codes:
+            continue
+        if step == "do-check-abi" and (has_abi or pad_known):
+            continue  # PAD diagnosed or an ABI on file: show it, do not ask for it again
+        if step not in actions:
+            actions.append(step)
+    actions = [*actions[:2], "do-evaluate-persistent"]
+    facts: list[Fact] = []
+    for s in shown[:2]:
+        facts += s.facts[:1]
+    for s in others:
+        facts += s.facts[:2]
+    notes = ["cramps-associations"]
+    if ("pad" in codes or "claudication" in codes) and ctx.adult and not has_abi and not pad_known:
+        notes.append("pad-risk-groups")
+    names = [ctx.kb.conditions[s.code].display if s.code in ctx.kb.conditions else s.finding.display for s in others]
+    short = [
+        _SHORT.get(s.code, n)
+        for s, n in zip(others, names, strict=True)
+        if not (s.code == "claudication" and "pad" in codes)  # PAD already names it
+    ]
+    return Decision(
+        "leg-differential",
+        "info",
+        ("lead", "causes"),
+        tuple(actions),
+        tuple(facts[:5]),
+        tuple(notes),
+        values={"causes": ", ".join(dict.fromkeys(short))},
+    )
+
+
+# Short names of the other causes, for the summary.
+_SHORT = {
+    "pad": "PAD",
+    "claudication": "claudication",
+    "venous-insufficiency": "venous insufficiency",
+    "neuropathy": "neuropathy",
+    "radiculopathy": "sciatica/stenosis",
+    "dehydration": "dehydration",
+    "statin": "statin",
+    "ckd": "CKD",
+    "cirrhosis": "cirrhosis",
+    "hypothyroidism": "hypothyroidism",
+    "pregnancy": "pregnancy",
+}
