@@ -729,6 +729,26 @@ DEFS.update(
                 r(ICD10CM, "Z84", "Family history of other conditions", "V1", f"{ICDTAB} codes_z84"),
             ],
         },
+        "creatine-kinase": {
+            "title": "Creatine kinase (LOINC), for statin muscle-symptom work-up orders",
+            "rows": [
+                r(
+                    LOINC,
+                    "2157-6",
+                    "Creatine kinase [Enzymatic activity/volume] in Serum or Plasma",
+                    "V1",
+                    f"{REF} §1b; LHNCBC h17.js",
+                )
+            ],
+        },
+        "ferritin": {
+            "title": "Ferritin (LOINC), for restless-legs iron work-up orders",
+            "rows": [r(LOINC, "2276-4", "Ferritin [Mass/volume] in Serum or Plasma", "V2", f"{REF} §1b")],
+        },
+        "iron-saturation": {
+            "title": "Iron saturation (LOINC), for restless-legs iron work-up orders",
+            "rows": [r(LOINC, "2502-3", "Iron saturation [Mass Fraction] in Serum or Plasma", "V2", f"{REF} §1b")],
+        },
         "pregnancy-status": {
             "title": "Pregnancy status observation (LOINC)",
             "rows": [r(LOINC, "82810-3", "Pregnancy status", "V1", IPS)],

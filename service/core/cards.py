@@ -14,13 +14,15 @@ from typing import Any
 from .engine import Decision, Evaluation, Fact
 from .knowledge import CardKind, KnowledgeBase
 from .model import MAX_SUMMARY_CHARS, URGENCY, Action, Card, Coding, Link, Source, Suggestion
-from .text import Markdown, PlainText, clip, escape, fill, link
+from .text import Markdown, PlainText, clip, escape, fill, link, words
 
 SEPARATOR = "; "
 # Longest value a placeholder may put into a summary (drug and condition names come from the EHR).
 SUMMARY_VALUE_MAX = 48
 MAX_LINKS = 2
 MAX_SOURCES = 5
+# Words before the Sources line (README "Card style guide").
+WORD_BUDGET = {"info": 110, "warning": 160, "critical": 160}
 
 
 def compose(
@@ -58,23 +60,36 @@ class _Composer:
 
     # -- detail ----------------------------------------------------------------------------------------
     def detail(self, d: Decision) -> Markdown:
-        actions = self._fresh([self.statement(a, d.values) for a in d.actions], keep_one=True)
-        why = self._fresh([self.fact(f) for f in d.facts] + [self.statement(n, d.values) for n in d.notes])
+        actions = self._fresh([(a, self.statement(a, d.values)) for a in d.actions], keep_one=True)
+        facts = self._fresh([("", self.fact(f)) for f in d.facts])
+        notes = self._fresh([(n, self.statement(n, d.values)) for n in d.notes])
+        # A card is read in ten seconds: over the word budget, the lowest-priority notes go first, then
+        # the last facts (the first two, the decisive values, always stay).
+        budget = WORD_BUDGET[d.indicator]
+        while words(" ".join(t for _, t in (*actions, *facts, *notes))) > budget and (notes or len(facts) > 2):
+            (notes or facts).pop()
+        self.seen.update(t for _, t in (*actions, *facts, *notes))
         blocks: list[str] = []
         if actions:
-            blocks.append("**Do**\n" + "\n".join(f"{i}. {escape(a)}" for i, a in enumerate(actions, 1)))
+            blocks.append("**Do**\n" + "\n".join(f"{i}. {escape(t)}" for i, (_, t) in enumerate(actions, 1)))
+        why = [t for _, t in (*facts, *notes)]
         if why:
             blocks.append("**Why**\n" + "\n".join(f"- {escape(w)}" for w in why))
-        sources = self.citations(d)
+        sources = self.citations([sid for sid, _ in (*actions, *notes)])
         if sources:
             blocks.append("*Sources:* " + "; ".join(sources))
         return Markdown("\n\n".join(blocks))
 
-    def _fresh(self, sentences: list[PlainText], *, keep_one: bool = False) -> list[PlainText]:
-        out = [s for s in dict.fromkeys(sentences) if s and s not in self.seen]
-        if keep_one and not out and sentences:
-            out = [sentences[0]]
-        self.seen.update(out)
+    def _fresh(self, items: list[tuple[str, PlainText]], *, keep_one: bool = False) -> list[tuple[str, PlainText]]:
+        """Items whose sentence is not already on an earlier card of this response (nor twice here)."""
+        out: list[tuple[str, PlainText]] = []
+        texts: set[str] = set()
+        for sid, text in items:
+            if text and text not in self.seen and text not in texts:
+                out.append((sid, text))
+                texts.add(text)
+        if keep_one and not out and items:
+            out = [items[0]]
         return out
 
     def statement(self, sid: str, values: Mapping[str, str]) -> PlainText:
@@ -83,10 +98,10 @@ class _Composer:
     def fact(self, f: Fact) -> PlainText:
         return fill(self.kb.facts[f.key], _defaults(f.values))
 
-    def citations(self, d: Decision) -> list[Markdown]:
-        """The primary source of each statement on the card, in order, once each."""
+    def citations(self, statement_ids: list[str]) -> list[Markdown]:
+        """The primary source of each statement shown on the card, in order, once each."""
         ids: list[str] = []
-        for sid in (*d.actions, *d.notes):
+        for sid in statement_ids:
             primary = next((c for c in self.kb.statements[sid].sources if self.kb.citations[c].on_cards), None)
             if primary is not None:
                 ids.append(primary)

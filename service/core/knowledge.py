@@ -132,7 +132,15 @@ ROUTE_CLASSES: frozenset[str] = frozenset({"parenteral", "ophthalmic", "otic", "
 # Phrases that qualify a condition: a relative's, a past one, or one in remission.
 QUALIFIER_CLASSES: frozenset[str] = frozenset({"family-history", "past", "remission"})
 # Value sets whose codes a card may order (ServiceRequest.code of a suggestion).
-ORDERABLE_VALUESETS: tuple[str, ...] = ("serum-magnesium", "creatinine", "potassium", "calcium")
+ORDERABLE_VALUESETS: tuple[str, ...] = (
+    "serum-magnesium",
+    "creatinine",
+    "potassium",
+    "calcium",
+    "creatine-kinase",
+    "ferritin",
+    "iron-saturation",
+)
 # Every class with codes has a value set of the same id; the others match by name only (clearly marked
 # fallback: their codes are UNVERIFIED in the clinical reference).
 NAME_ONLY_CLASSES: frozenset[str] = frozenset({"qt-drug", "refeeding"})
@@ -282,7 +290,7 @@ REQUIRED_STATEMENTS: frozenset[str] = frozenset(
         # supplements and orders
         "do-supplement-renal-stop",
         "do-supplement-renal-treating",
-        "do-check-mg-level",
+        "do-separate-levothyroxine",
         "do-separate-doses",
         "renal-caution",
         "do-order-mg-high",
@@ -324,7 +332,18 @@ REQUIRED_FACTS: frozenset[str] = frozenset(
 # Summary parts the engine names, per card kind.
 REQUIRED_SUMMARY_PARTS: Mapping[str, frozenset[str]] = {
     "mg-low": frozenset(
-        {"mg", "mg-critical", "digoxin", "potassium-low", "calcium-low", "act-critical", "act-oral", "act-renal"}
+        {
+            "mg",
+            "mg-critical",
+            "digoxin",
+            "qt",
+            "symptomatic",
+            "potassium-low",
+            "calcium-low",
+            "act-critical",
+            "act-oral",
+            "act-renal",
+        }
     ),
     "mg-low-normal": frozenset({"mg", "risk", "symptom"}),
     "mg-normal-with-risk": frozenset({"mg", "stores"}),

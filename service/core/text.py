@@ -60,4 +60,5 @@ def fields(template: str) -> set[str]:
 
 
 def words(text: str) -> int:
+    """Words as a reader counts them (Markdown punctuation is not a word)."""
     return len(re.findall(r"[^\s*#>\-|]+", text))

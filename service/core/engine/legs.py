@@ -84,6 +84,7 @@ def differential_decision(
         for s, n in zip(others, names, strict=True)
         if not (s.code == "claudication" and "pad" in codes)  # PAD already names it
     ]
+    tests = tuple(t for a in actions for t in _TESTS.get(a, ()))
     return Decision(
         "leg-differential",
         "info",
@@ -91,8 +92,14 @@ def differential_decision(
         tuple(actions),
         tuple(facts[:5]),
         tuple(notes),
+        tests=tests,
+        recommend_tests=False,
         values={"causes": ", ".join(dict.fromkeys(short))},
     )
+
+
+# Lab tests the next steps call for (an ABI has no verified LOINC code: no suggestion orders it).
+_TESTS = {"do-measure-ck": ("creatine-kinase",), "do-check-iron": ("ferritin", "iron-saturation")}
 
 
 # Short names of the other causes, for the summary.

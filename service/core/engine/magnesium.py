@@ -271,9 +271,16 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
     causes = _causes(ctx, mc)
     ul = ctx.ul_mg()
     values = {**values, "causes": causes, "ul": f"{ul:g}" if ul is not None else ""}
-    summary: list[str] = ["mg-critical" if critical else "mg"]
+    severe = status.mmol < ctx.kb.threshold("serum-mg-critical-low")
+    # "critically low" is said of the number only; digoxin, a QT drug or symptoms say why it is urgent.
+    summary: list[str] = ["mg-critical" if severe else "mg"]
+    if symptomatic:
+        summary.append("symptomatic")
+        values["name"] = symptomatic[0].display
     if digoxin:
         summary.append("digoxin")
+    if qt:
+        summary.append("qt")
     summary += co_parts
     if critical:
         iv = "do-iv-magnesium-renal" if renal.failure else "do-iv-magnesium"
@@ -379,6 +386,7 @@ def _low_normal(
 ) -> Decision:
     drugs = _drug_names(strong)
     values = {**values, "drugs": ", ".join(drugs[:2])}
+    facts = [Fact("mg-brief", values), *facts[1:]]
     food = "do-food-first-ckd" if ctx.renal.failure else "do-food-first"
     actions = ["do-review-drugs" if drugs else "do-address-risks"] if strong else []
     actions.append(food)
@@ -405,6 +413,7 @@ def _normal_with_risk(
 ) -> Decision:
     drugs = _drug_names(strong)
     values = {**values, "drugs": ", ".join(drugs[:2])}
+    facts = [Fact("mg-brief", values), *facts[1:]]
     return Decision(
         "mg-normal-with-risk",
         "info",

@@ -46,8 +46,10 @@ def supplement_order(
     treating = hypomagnesemia_documented(ctx, status) or any("hypomagnesemia" in d.indications for d in orders)
     iv = all(d.route == "parenteral" for d in orders)
     obstetric = ctx.pregnancy is not None and all("magnesium-sulfate" in d.classes for d in orders)
-    partners = [m.display for m in chelating(ctx)]
-    partners += [d.display for d in all_drafts if set(d.classes) & set(CHELATING_CLASSES) and d.route in (None, "oral")]
+    current_partners = chelating(ctx)
+    drafted_partners = [d for d in all_drafts if set(d.classes) & set(CHELATING_CLASSES) and d.route in (None, "oral")]
+    partners = [m.display for m in current_partners] + [d.display for d in drafted_partners]
+    levothyroxine = any("thyroid-hormone" in x.classes for x in (*current_partners, *drafted_partners))
     names = ", ".join(dict.fromkeys(d.display or "magnesium" for d in orders))
     values = {"drafts": names, "drugs": ", ".join(dict.fromkeys(partners))}
     facts: list[Fact] = [Fact("draft", {"drafts": names})]
@@ -107,7 +109,7 @@ def supplement_order(
         summary.append("renal-caution")
         indicator = "warning"
     if partners and not iv:
-        actions.append("do-separate-doses")
+        actions.append("do-separate-levothyroxine" if levothyroxine else "do-separate-doses")
         summary.append("chelation")
         indicator = "warning"
     if not renal.known:

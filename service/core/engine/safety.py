@@ -26,6 +26,11 @@ def chelating(ctx: Context) -> list[MedicationUse]:
     return [m for m in ctx.current(CHELATING_CLASSES) if m.route in (None, "oral")]
 
 
+def separate_action(partners: list[MedicationUse]) -> str:
+    """Levothyroxine needs 4 hours (its label); the other chelating drugs 2 hours before or 4-6 after."""
+    return "do-separate-levothyroxine" if any("thyroid-hormone" in m.classes for m in partners) else "do-separate-doses"
+
+
 def hypomagnesemia_documented(ctx: Context, status: MgStatus | None) -> bool:
     return (status is not None and status.state == "low") or bool(ctx.current_conditions(["hypomagnesemia"]))
 
@@ -55,10 +60,8 @@ def supplement_decision(ctx: Context, status: MgStatus | None) -> Decision | Non
         if renal.egfr is not None:
             facts.append(egfr_fact(renal.egfr))
         tests = panel(ctx, "magnesium", "creatinine")
-        if status is None:
-            actions.append("do-check-mg-level")
     if partners:
-        actions.append("do-separate-doses")
+        actions.append(separate_action(partners))
         summary.append("chelation")
         facts += [drug_fact(m, ctx.now) for m in partners]
     notes = ["renal-caution"] if renal.failure else []
