@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman), then ruff, mypy, pytest
+#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman and playwright-core), then
+#                ruff, mypy, pytest
 #   (make bench — the full benchmark against same-run floors, about 6 minutes; writes bench/RESULTS.md)
 PYTHON ?= python3
 VENV   := .venv

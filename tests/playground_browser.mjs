@@ -112,18 +112,23 @@ try {
   report.pasted = { ...(await snapshot()), problems: take() };
 
   // Suggestions and override reasons are interactive, as in an EHR.
-  const acted = names.find((n) => report.samples.find((s) => s.name === n).cards.some((c) => c.suggestions.length));
+  const acts = (c) => c.suggestions.length > 0 && c.overrideReasons > 0;
+  const acted = names.find((n) => report.samples.find((s) => s.name === n).cards.some(acts));
   report.interaction = { sample: acted };
   if (acted) {
     before = await runOf();
     await page.selectOption("#sample", acted);
     await settled(before);
-    const card = page.locator("#cards .card", { has: page.locator(".suggestion__button") }).first();
+    const card = page
+      .locator('#cards .card:not([data-override-reasons="0"])', { has: page.locator(".suggestion__button") })
+      .first();
     await card.locator(".suggestion__button").first().click();
     report.interaction.accepted = await card.locator(".card__status").textContent();
     await card.locator(".override .btn--quiet").click();
     const reasons = await card.locator(".override__reason option").count();
-    if (reasons > 1) await card.locator(".override__reason").selectOption({ index: 1 });
+    await card.locator(".override__reason").selectOption({ index: 1 });
+    report.interaction.reason = await card.locator(".override__reason option").nth(1).textContent();
+    report.interaction.reasons = reasons - 1;
     await card.locator(".override__form .btn").click();
     report.interaction.dismissed = await card.locator(".card__status").textContent();
     report.interaction.dismissedClass = await card.getAttribute("class");

@@ -19,7 +19,7 @@ from flask import Flask
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from service import create_app
+from service import create_app, playground
 from service.config import ConfigError
 
 from .conftest import ROOT, SAMPLES, SAMPLES_NOW, LiveService, load_json, sample_cases
@@ -135,7 +135,8 @@ def test_suggestions_and_dismissal_with_a_reason_work_like_an_ehr(browser_report
     done = browser_report["interaction"]
     assert done["sample"] and done["problems"] == []
     assert done["accepted"].startswith("Accepted") and '"accepted"' in done["accepted"]
-    assert done["dismissed"].startswith("Dismissed") and '"overridden"' in done["dismissed"]
+    assert done["reasons"] > 0 and done["dismissed"].startswith(f"Dismissed: {done['reason']}")
+    assert '"overridden"' in done["dismissed"]
     assert "card--dismissed" in done["dismissedClass"]
 
 
@@ -293,3 +294,15 @@ def test_playground_traffic_conforms_to_openapi(live: LiveService) -> None:
         if response.status_code < 400:
             api.validate_request(request)
         api.validate_response(request, RequestsOpenAPIResponse(response))
+
+
+def test_without_fhir_samples_beside_the_package_the_list_is_empty(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As in the Docker image, which holds no fhir_samples/: pasting a Bundle is all the page offers."""
+    monkeypatch.setattr(playground, "SAMPLES", tmp_path / "fhir_samples")
+    client = create_app({"FIXED_NOW": SAMPLES_NOW, "AUTH_MODE": "off"}).test_client()
+    assert client.get("/playground/samples").get_json() == {"samples": []}
+    assert client.get("/playground/samples/mg-low").status_code == 404
+    with client.get("/playground") as page:
+        assert page.status_code == 200

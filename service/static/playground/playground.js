@@ -151,6 +151,7 @@
       "data-topic": topic.code || "",
       "data-indicator": card.indicator,
       "data-uuid": card.uuid,
+      "data-override-reasons": (card.overrideReasons || []).length,
     });
     node.append(
       el(
@@ -198,8 +199,8 @@
   // ---- findings ---------------------------------------------------------------------------------------
 
   function formatValue(value) {
-    if (Array.isArray(value)) return value.map(formatValue).join(", ");
-    if (value !== null && typeof value === "object") return JSON.stringify(value);
+    if (Array.isArray(value)) return value.length ? value.map(formatValue).join(", ") : "—";
+    if (value !== null && typeof value === "object") return Object.keys(value).length ? JSON.stringify(value) : "—";
     return String(value);
   }
 
@@ -358,6 +359,9 @@
     for (const s of samples) {
       const cards = s.expectedCards.length ? s.expectedCards.map((c) => c.topic).join(", ") : "no card";
       select.append(el("option", { value: s.name, text: `${s.name} — ${s.hook} → ${cards}` }));
+    }
+    if (!samples.length) {
+      $("sample-description").textContent = "No golden samples here (fhir_samples/ is not beside the service): paste a Bundle.";
     }
     select.dataset.loaded = String(samples.length);
   }
