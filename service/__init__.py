@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, errors, events, observability, security
+from . import api, errors, events, observability, playground, security
 from .config import fhir_settings, load_config
 from .core.fhirdata import Extractor
 from .rules_loader import load_knowledge_base
@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["magnesium_cds"] = state
     app.register_blueprint(api.bp)
+    if app.config["PLAYGROUND"]:
+        app.register_blueprint(playground.bp)
     observability.install(app)
     security.install(app, state)
     errors.register(app)

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "JKU_ALLOW_HTTP": False,  # allow http:// jku URLs (tests only)
     "REDIS_URL": None,  # shared jti store for several workers/replicas (default: per process)
     "CORS_ORIGINS": [],  # browser origins allowed to call the service ("*" only with AUTH_MODE=off)
+    "PLAYGROUND": None,  # serve GET /playground; default: on with AUTH_MODE=off, off with jwt
 }
 
 
@@ -61,6 +62,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if fixed is not None and not isinstance(fixed, datetime):
         app.config["FIXED_NOW"] = parse_instant(str(fixed))
     _check_security(app)
+    playground = app.config["PLAYGROUND"]
+    if playground is None:
+        app.config["PLAYGROUND"] = app.config["AUTH_MODE"] == "off"
+    elif not isinstance(playground, bool):
+        raise ConfigError(f"CDS_PLAYGROUND must be true or false, got {playground!r}")
 
 
 def _check_security(app: Flask) -> None:
