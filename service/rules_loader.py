@@ -418,9 +418,29 @@ def _matchers(
     return out
 
 
+# Values with a known width (numbers, dates, units, flags); free text (drug names) is clipped at
+# SUMMARY_VALUE_MAX by the composer. "< 9.99 mg/dL (< 9.99 mmol/L)" is the widest magnesium value.
+_WIDEST = {
+    "mg": 34,
+    "flag": 5,
+    "lookback": 10,
+    "mg_date": 10,
+    "date": 10,
+    "k_value": 4,
+    "k_date": 10,
+    "obs_low": 4,
+    "obs_high": 4,
+    "ul": 3,
+    "value": 10,
+    "unit": 16,
+    "score": 2,
+    "age": 3,
+}
+
+
 def _check_summary_length(template: str, where: str) -> None:
     """Every summary part must fit on its own, filled with the widest value any placeholder can take."""
-    widest = {name: "x" * SUMMARY_VALUE_MAX for name in TEXT_PLACEHOLDERS}
+    widest = {name: "x" * _WIDEST.get(name, SUMMARY_VALUE_MAX) for name in TEXT_PLACEHOLDERS}
     filled = clip(template.format_map(widest), 10_000)
     if len(filled) >= MAX_SUMMARY_CHARS:
         raise RulesError(

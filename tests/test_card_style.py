@@ -40,7 +40,7 @@ def cards_of(client: FlaskClient, case: Path) -> list[dict[str, Any]]:
 
 
 def words_before_sources(detail: str) -> int:
-    body = detail.split("*Sources:*")[0]
+    body = detail.split("*Sources:*", maxsplit=1)[0]
     return len(re.findall(r"[^\s*#\-|]+", re.sub(r"^\d+\. ", "", body, flags=re.MULTILINE)))
 
 

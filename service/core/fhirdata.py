@@ -32,7 +32,9 @@ from .units import MgConverter, normalise_unit
 LOINC = "http://loinc.org"
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 # FHIR R4 Observation.status values that denote a usable result (R4 §Observation.status).
-USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+# A preliminary result is a result: a newer preliminary critical value must not vanish behind an older final
+# one (it is shown as preliminary); registered (no value yet), cancelled and entered-in-error are not results.
+USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected", "preliminary"})
 # The subject element of each resource type we read (FHIR R4 resource definitions).
 _SUBJECT_FIELD = {
     "Procedure": "subject",
@@ -266,7 +268,7 @@ class PatientRecord:
 
 
 # An amended or corrected result supersedes the original of the same time (R4 §Observation.status).
-STATUS_RANK: Mapping[str, int] = {"corrected": 2, "amended": 2, "final": 1}
+STATUS_RANK: Mapping[str, int] = {"corrected": 2, "amended": 2, "final": 1, "preliminary": 0}
 
 
 class Extractor:

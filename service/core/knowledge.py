@@ -227,167 +227,34 @@ FINDING_CODES: frozenset[str] = frozenset(
 )
 # Statements the engine names (actions for Do, notes for Why); the loader refuses rules without them.
 REQUIRED_STATEMENTS: frozenset[str] = frozenset(
-    {
-        # magnesium low
-        "do-ecg-electrolytes",
-        "do-iv-magnesium",
-        "do-iv-magnesium-renal",
-        "do-find-cause",
-        "do-find-cause-general",
-        "do-oral-repletion",
-        "do-oral-repletion-renal",
-        "do-oral-repletion-child",
-        "do-recheck-panel",
-        "hypomagnesemia-depletion",
-        "electrolytes-first",
-        "digoxin-toxicity",
-        "qt-torsades",
-        "ul-not-for-treatment",
-        "ppi-hypomagnesemia",
-        "diuretic-mg-loss",
-        "other-mg-wasting-drugs",
-        "egfr-antibody-hypomagnesemia",
-        # low-normal / normal
-        "do-review-drugs",
-        "do-address-risks",
-        "do-food-first",
-        "do-food-first-ckd",
-        "do-consider-depletion",
-        "serum-not-total-body",
-        "low-normal-latent-deficiency",
-        "cramps-counter-evidence",
-        "cramps-pregnancy",
-        # high / obstetric / unreadable / not measured
-        "do-stop-mg-products",
-        "do-stop-mg-sources",
-        "do-check-high-mg",
-        "do-severe-high-mg",
-        "haemolysis",
-        "toxicity-symptoms",
-        "do-mgso4-monitor",
-        "do-mgso4-antidote",
-        "do-mgso4-subtherapeutic",
-        "do-mgso4-stop",
-        "mgso4-range",
-        "do-check-unreadable",
-        "do-order-panel",
-        "do-order-panel-dialysis",
-        "check-mg-on-ppi",
-        # legs
-        "do-acute-limb-ischaemia",
-        "do-assess-dvt",
-        "do-refer-clti",
-        "not-magnesium",
-        "do-check-abi",
-        "do-measure-ck",
-        "do-check-iron",
-        "do-examine-neuro",
-        "do-examine-venous",
-        "do-review-fluids",
-        "do-evaluate-persistent",
-        "cramps-associations",
-        "pad-risk-groups",
-        # supplements and orders
-        "do-supplement-renal-stop",
-        "do-supplement-renal-treating",
-        "do-separate-levothyroxine",
-        "do-separate-doses",
-        "renal-caution",
-        "do-order-mg-high",
-        "do-order-treating-renal",
-        "do-order-iv-renal",
-        "do-order-oral-renal",
-        "do-order-renal-caution",
-        "do-order-renal-unknown",
-        "do-wasting-low-mg",
-        "do-wasting-digoxin",
-        "do-wasting-baseline",
-        "supplement-forms",
-    }
+    ["do-ecg-electrolytes", "do-ecg-digoxin", "do-iv-magnesium", "do-iv-magnesium-renal", "do-iv-magnesium-renal-unknown", "do-find-cause", "do-find-cause-general", "do-find-cause-child", "do-oral-repletion", "do-oral-repletion-renal", "do-oral-repletion-child", "do-recheck-panel", "do-check-renal-first", "do-replace-potassium", "do-ecg-co-deficit", "hypomagnesemia-depletion", "electrolytes-first", "digoxin-toxicity", "qt-torsades", "ul-not-for-treatment", "supplement-forms", "ppi-hypomagnesemia", "diuretic-mg-loss", "other-mg-wasting-drugs", "egfr-antibody-hypomagnesemia", "do-review-drugs", "do-address-risks", "do-no-supplement-renal", "do-food-first", "do-food-first-ckd", "do-consider-depletion", "do-recheck-mg-below-cutoff", "serum-not-total-body", "low-normal-latent-deficiency", "hypomagnesemia-definition", "lab-ranges-differ", "cramps-counter-evidence", "cramps-pregnancy", "do-stop-mg-products", "do-ask-mg-sources", "do-check-high-mg", "do-verify-flagged-result", "do-stop-and-monitor", "do-calcium-gluconate", "do-urgent-renal", "haemolysis", "toxicity-symptoms", "do-mgso4-monitor", "do-mgso4-antidote", "do-mgso4-subtherapeutic", "do-mgso4-stop", "do-mgso4-calcium", "mgso4-range", "do-check-unreadable", "do-order-panel", "do-order-panel-dialysis", "check-mg-on-ppi", "do-hungry-bone", "do-refeeding", "do-acute-limb-ischaemia", "do-heparin-ali", "do-assess-dvt", "do-refer-clti", "do-check-abi", "do-known-pad", "do-measure-ck", "do-check-iron", "do-examine-neuro", "do-examine-venous", "do-review-fluids", "do-check-tsh", "do-review-cirrhosis", "do-evaluate-persistent", "cramps-associations", "pad-risk-groups", "do-supplement-renal-stop", "do-supplement-renal-treating", "renal-caution", "do-space-antibiotic", "do-space-bisphosphonate", "do-space-levothyroxine", "do-space-integrase", "do-space-iron", "do-order-mg-high", "do-order-treating-renal", "do-order-severe-treating-renal", "do-order-iv-renal", "do-order-oral-renal", "do-order-renal-caution", "do-order-renal-unknown", "do-wasting-low-mg", "do-wasting-digoxin", "do-wasting-baseline"]
 )
 # Why-line templates the engine names (cards.yaml facts).
 REQUIRED_FACTS: frozenset[str] = frozenset(
-    {
-        "mg",
-        "mg-obstetric",
-        "mg-flag",
-        "mg-last",
-        "mg-none",
-        "unreadable",
-        "drug",
-        "drug-stopped",
-        "condition",
-        "symptom",
-        "age",
-        "audit-c",
-        "abi",
-        "pregnancy-status",
-        "potassium-low",
-        "calcium-low",
-        "egfr",
-        "dialysis",
-        "draft",
-    }
+    ["mg", "mg-obstetric", "mg-brief", "mg-flag", "mg-preliminary", "mg-last", "mg-last-low", "mg-none", "unreadable", "drug", "drug-stopped", "condition", "symptom", "age", "audit-c", "abi", "pregnancy-status", "potassium-low", "calcium-low", "egfr", "dialysis", "draft"]
 )
 # Summary parts the engine names, per card kind.
 REQUIRED_SUMMARY_PARTS: Mapping[str, frozenset[str]] = {
     "mg-low": frozenset(
-        {
-            "mg",
-            "mg-critical",
-            "digoxin",
-            "qt",
-            "symptomatic",
-            "potassium-low",
-            "calcium-low",
-            "act-critical",
-            "act-oral",
-            "act-renal",
-        }
+        ["mg", "mg-critical", "preliminary", "digoxin", "qt", "symptomatic", "potassium-low", "calcium-low", "act-critical", "act-oral", "act-renal", "act-renal-unknown"]
     ),
-    "mg-low-normal": frozenset({"mg", "risk", "symptom"}),
+    "mg-low-normal": frozenset({"mg", "risk", "symptom", "mg-below-cutoff", "below-cutoff"}),
     "mg-normal-with-risk": frozenset({"mg", "stores"}),
-    "mg-high": frozenset({"mg", "mg-critical", "act-severe", "act-stop", "act-obstetric-stop"}),
+    "mg-high": frozenset({"mg", "mg-critical", "mg-flag-conflict", "act-severe", "act-stop", "act-obstetric-stop"}),
     "mg-obstetric-monitoring": frozenset({"mg", "in-range", "below-range"}),
     "mg-unreadable": frozenset({"unreadable"}),
-    "mg-not-measured": frozenset({"none", "digoxin", "risk", "act"}),
+    "mg-not-measured": frozenset({"none", "urgent", "digoxin", "risk", "act"}),
     "leg-red-flag": frozenset({"ali", "dvt", "clti"}),
     "leg-differential": frozenset({"lead", "causes"}),
     "mg-supplement-safety": frozenset({"renal", "renal-treating", "chelation"}),
     "order-mg-wasting-drug": frozenset({"drafts", "low", "digoxin", "baseline"}),
     "order-mg-supplement": frozenset(
-        {"drafts", "high", "renal-treating", "renal-iv", "renal-oral", "renal-caution", "chelation", "renal-unknown"}
+        ["drafts", "high", "renal-treating", "renal-severe", "renal-iv", "renal-oral", "renal-caution", "chelation", "renal-unknown"]
     ),
 }
 # Placeholders statements, facts and summary parts may use (the engine fills them; missing ones are blank).
 TEXT_PLACEHOLDERS: frozenset[str] = frozenset(
-    {
-        "mg",
-        "mg_all",
-        "mg_date",
-        "mg_range",
-        "band",
-        "causes",
-        "drugs",
-        "mg_products",
-        "obs_low",
-        "obs_high",
-        "lookback",
-        "drafts",
-        "name",
-        "since",
-        "ended",
-        "date",
-        "value",
-        "unit",
-        "problem",
-        "flag",
-        "age",
-        "score",
-        "answer",
-        "ul",
-        "tests",
-    }
+    ["mg", "mg_all", "mg_date", "mg_range", "band", "causes", "drugs", "mg_products", "obs_low", "obs_high", "lookback", "drafts", "name", "since", "ended", "date", "value", "unit", "problem", "flag", "age", "score", "answer", "ul", "tests", "k_value", "k_date", "products", "antibiotic", "bisphosphonate", "levothyroxine", "integrase", "iron", "egfr"]
 )
 
 

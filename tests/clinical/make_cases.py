@@ -1452,9 +1452,10 @@ case(
     "Leg cramps with refeeding risk and no Mg: mg-not-measured",
     "NICE requires magnesium (with potassium and phosphate) before and during refeeding; low intake plus "
     "refeeding shifts magnesium into cells.",
-    "NICE CG32 Nutrition support for adults — https://www.nice.org.uk/guidance/cg32",
+    "NICE CG32 Nutrition support for adults — https://www.nice.org.uk/guidance/cg32 (warning, not info: the "
+    "danger is hours to days away — independent physician review 2026-12-01)",
     c,
-    expect(card("mg-not-measured", "info", suggestion=True)),
+    expect(card("mg-not-measured", "warning", [["phosphate"], ["thiamine"]], suggestion=True)),
 )
 
 c = Chart("saul-r1007", ADULT, "male")
@@ -1466,9 +1467,10 @@ case(
     "Cramps after parathyroidectomy with hungry bone syndrome, no Mg: mg-not-measured",
     "Hungry bone syndrome drives calcium, phosphate and magnesium into bone; hypomagnesaemia is common and "
     "worsens hypocalcaemia.",
-    "Witteveen JE et al. Hungry bone syndrome. Eur J Endocrinol 2013;168:R45 — https://doi.org/10.1530/EJE-12-0528",
+    "Witteveen JE et al. Hungry bone syndrome. Eur J Endocrinol 2013;168:R45 — https://doi.org/10.1530/EJE-12-0528 "
+    "(warning: calcium, phosphate and magnesium today — independent physician review 2026-12-01)",
     c,
-    expect(card("mg-not-measured", "info", suggestion=True)),
+    expect(card("mg-not-measured", "warning", [["phosphate"], ["calcium"]], suggestion=True)),
 )
 
 c = Chart("tess-r1008", ADULT, "female")

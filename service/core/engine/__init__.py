@@ -189,11 +189,15 @@ def evaluate(record: PatientRecord, kb: KnowledgeBase, mg: MgConverter, now: dat
     others = differentials(ctx)
     flags = red_flags(ctx, symptoms)
     findings += [s.finding for s in (*risks, *symptoms, *others, *flags)]
+    # A symptom a red flag claims (calf pain with swelling, a cold leg) is not offered a benign magnesium
+    # or other-cause explanation beside the red-flag card.
+    claimed = {i.reference for f in flags for i in f.items}
+    free = [s for s in symptoms if not {i.reference for i in s.items} <= claimed]
     findings += _safety_findings(ctx)
     decisions = [
         red_flag_decision(ctx, flags),
-        decide(ctx, pick, status, MgContext(risks, symptoms, others)),  # type: ignore[arg-type]
-        differential_decision(ctx, symptoms, others, flags),
+        decide(ctx, pick, status, MgContext(risks, free, others)),  # type: ignore[arg-type]
+        differential_decision(ctx, free, others, flags),
         supplement_decision(ctx, status),
     ]
     findings += ctx.issues

@@ -11,10 +11,10 @@ from .context import Context
 from .decision import Decision, Fact
 from .signals import Signal, counted
 
-_RED_FLAG_ACTION = {
-    "red-flag-acute-limb-ischaemia": "do-acute-limb-ischaemia",
-    "red-flag-dvt": "do-assess-dvt",
-    "red-flag-limb-threatening-ischaemia": "do-refer-clti",
+_RED_FLAG_ACTIONS = {
+    "red-flag-acute-limb-ischaemia": ("do-acute-limb-ischaemia", "do-heparin-ali"),
+    "red-flag-dvt": ("do-assess-dvt",),
+    "red-flag-limb-threatening-ischaemia": ("do-refer-clti",),
 }
 _RED_FLAG_SUMMARY = {
     "red-flag-acute-limb-ischaemia": "ali",
@@ -31,6 +31,8 @@ _NEXT_STEP = {
     "neuropathy": "do-examine-neuro",
     "venous-insufficiency": "do-examine-venous",
     "dehydration": "do-review-fluids",
+    "hypothyroidism": "do-check-tsh",
+    "cirrhosis": "do-review-cirrhosis",
 }
 
 
@@ -42,13 +44,13 @@ def red_flag_decision(ctx: Context, flags: Sequence[Signal]) -> Decision | None:
     facts: list[Fact] = []
     for s in ordered:
         facts += s.facts
+    actions = [a for s in ordered for a in _RED_FLAG_ACTIONS[s.code]]
     return Decision(
         "leg-red-flag",
         indicator,
         tuple(_RED_FLAG_SUMMARY[s.code] for s in ordered),
-        tuple(_RED_FLAG_ACTION[s.code] for s in ordered),
+        tuple(dict.fromkeys(actions))[:3],
         tuple(facts[:4]),
-        ("not-magnesium",),
     )
 
 
@@ -66,16 +68,17 @@ def differential_decision(
         if code not in codes:
             continue
         if step == "do-check-abi" and (has_abi or pad_known):
-            continue  # PAD diagnosed or an ABI on file: show it, do not ask for it again
+            step = "do-known-pad"  # PAD diagnosed or an ABI on file: show it, do not ask for it again
         if step not in actions:
             actions.append(step)
-    actions = [*actions[:2], "do-evaluate-persistent"]
+    # The specific next steps first; the general one only when there is room.
+    actions = [*actions[:3], "do-evaluate-persistent"][:3] if len(actions) < 3 else actions[:3]
     facts: list[Fact] = []
     for s in shown[:2]:
         facts += s.facts[:1]
     for s in others:
         facts += s.facts[:2]
-    notes = ["cramps-associations"]
+    notes = ["cramps-associations"] if "leg-cramps" in codes else []
     if ("pad" in codes or "claudication" in codes) and ctx.adult and not has_abi and not pad_known:
         notes.append("pad-risk-groups")
     names = [ctx.kb.conditions[s.code].display if s.code in ctx.kb.conditions else s.finding.display for s in others]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ..fhirdata import LabResult, MedicationUse, UnreadableResult
 from ..knowledge import Band, KnowledgeBase
@@ -149,7 +150,7 @@ class MgContext:
     """What the magnesium decision reads besides the value itself."""
 
     risks: Sequence[Signal]
-    symptoms: Sequence[Signal]
+    symptoms: Sequence[Signal]  # current leg symptoms that no red flag claims
     differentials: Sequence[Signal]
 
 
@@ -163,6 +164,8 @@ def decide(  # noqa: PLR0911 (one return per card kind)
         return _not_measured(ctx, pick, mc)
     values = mg_values(status, ctx.mg)
     facts = [Fact("mg", values)]
+    if status.result.status == "preliminary":
+        facts.append(Fact("mg-preliminary", values))
     if status.flag_conflict:
         facts.append(Fact("mg-flag", {"flag": status.flag_conflict}))
     facts += [Fact("unreadable", _unreadable_values(u)) for u in pick.unreadable]
@@ -175,9 +178,14 @@ def decide(  # noqa: PLR0911 (one return per card kind)
         return _high(ctx, status, values, facts)
     strong = [s for s in mc.risks if s.strong]
     symptoms = counted(mc.symptoms)
-    if status.state == "low-normal" and (symptoms or strong):
+    if ctx.renal.failure and status.state == "normal":
+        return None  # kidneys retain magnesium: "body stores may be low" would invite a contraindicated supplement
+    if status.state == "low-normal" and status.mmol < ctx.kb.threshold("serum-mg-low"):
+        # Inside this lab's range, but below the IOM cut-off: say so, whatever the risk factors.
+        return _below_evidence_cutoff(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
+    if status.state == "low-normal" and (symptoms or strong) and ctx.adult:
         return _low_normal(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
-    if status.state == "normal" and symptoms and strong and not mc.differentials:
+    if status.state == "normal" and symptoms and strong and not mc.differentials and ctx.adult:
         return _normal_with_risk(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
     return None
 
@@ -238,6 +246,15 @@ def _renal_facts(ctx: Context) -> list[Fact]:
     return facts
 
 
+def _egfr_text(ctx: Context) -> str:
+    renal = ctx.renal
+    if renal.dialysis is not None:
+        return "on dialysis"
+    if renal.egfr is not None:
+        return f"eGFR {renal.egfr.value:g}"
+    return renal.severe_ckd.display if renal.severe_ckd is not None else "renal failure"
+
+
 def egfr_fact(egfr: LabResult) -> Fact:
     sign = {"<": "< ", ">": "> ", "<=": "≤ ", ">=": "≥ "}.get(egfr.comparator or "", "")
     return Fact(
@@ -246,9 +263,20 @@ def egfr_fact(egfr: LabResult) -> Fact:
 
 
 def panel(ctx: Context, *tests: str) -> tuple[str, ...]:
-    """The lab panel to suggest; no creatinine for a patient on dialysis (it does not guide dosing there)."""
+    """The lab panel to suggest: not creatinine on dialysis (it does not guide dosing there), and not a
+    potassium or calcium measured in the last two days (re-ordering it is noise)."""
     wanted = tests or ("magnesium", "potassium", "calcium", "creatinine")
-    return tuple(t for t in wanted if not (t == "creatinine" and ctx.renal.on_dialysis))
+    recent = ctx.now - timedelta(days=2)
+    out = []
+    for t in wanted:
+        if t == "creatinine" and ctx.renal.on_dialysis:
+            continue
+        if t in ("potassium", "calcium"):
+            last = ctx.lab(t).result
+            if last is not None and last.effective >= recent:
+                continue
+        out.append(t)
+    return tuple(out)
 
 
 def _causes(ctx: Context, mc: MgContext) -> str:
@@ -265,15 +293,20 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
     symptomatic = ctx.current_symptoms(SYMPTOMATIC_CONDITIONS)
     digoxin = ctx.current(["digoxin"])
     qt = ctx.current(["qt-drug"])
-    critical = status.mmol < ctx.kb.threshold("serum-mg-critical-low") or bool(symptomatic or digoxin or qt)
+    severe = status.mmol < ctx.kb.threshold("serum-mg-critical-low")
+    critical = severe or bool(symptomatic or digoxin or qt)
+    k, ca = ctx.low_potassium(), ctx.low_calcium()
     co_facts, co_parts = _co_deficits(ctx)
     renal = ctx.renal
     causes = _causes(ctx, mc)
     ul = ctx.ul_mg()
     values = {**values, "causes": causes, "ul": f"{ul:g}" if ul is not None else ""}
-    severe = status.mmol < ctx.kb.threshold("serum-mg-critical-low")
+    if k is not None:
+        values.update({"k_value": f"{k.value:.1f}", "k_date": day(k.effective)})
     # "critically low" is said of the number only; digoxin, a QT drug or symptoms say why it is urgent.
     summary: list[str] = ["mg-critical" if severe else "mg"]
+    if status.result.status == "preliminary":
+        summary.append("preliminary")
     if symptomatic:
         summary.append("symptomatic")
         values["name"] = symptomatic[0].display
@@ -282,9 +315,16 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
     if qt:
         summary.append("qt")
     summary += co_parts
+    cause = "do-find-cause" if causes else ("do-find-cause-general" if ctx.adult else "do-find-cause-child")
     if critical:
-        iv = "do-iv-magnesium-renal" if renal.failure else "do-iv-magnesium"
-        actions = ["do-ecg-electrolytes", iv, "do-find-cause" if causes else "do-find-cause-general"]
+        ecg = "do-ecg-digoxin" if digoxin else "do-ecg-electrolytes"
+        if renal.failure:
+            iv = "do-iv-magnesium-renal"
+        elif not renal.known:
+            iv = "do-iv-magnesium-renal-unknown"
+        else:
+            iv = "do-iv-magnesium"
+        actions = [ecg, iv, "do-replace-potassium" if k is not None else cause]
         summary.append("act-critical")
     else:
         if renal.failure:
@@ -293,8 +333,13 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
             repletion = "do-oral-repletion-child"
         else:
             repletion = "do-oral-repletion"
-        actions = [repletion, "do-recheck-panel", "do-find-cause" if causes else "do-find-cause-general"]
-        summary.append("act-renal" if renal.failure else "act-oral")
+        # Renal function first: oral magnesium is contraindicated below GFR 30 (D1).
+        first = [] if renal.known else ["do-check-renal-first"]
+        extra = (
+            "do-replace-potassium" if k is not None else ("do-ecg-co-deficit" if ca is not None else "do-recheck-panel")
+        )
+        actions = [*first, repletion, extra, cause][:3]
+        summary.append("act-renal" if renal.failure else ("act-renal-unknown" if not renal.known else "act-oral"))
     why = [*facts, *co_facts]
     why += [Fact("symptom", {"name": c.display, "since": day(c.onset)}) for c in symptomatic]
     why += [drug_fact(m, ctx.now) for m in (*digoxin, *qt)]
@@ -310,7 +355,8 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
         notes.append("qt-torsades")
     if not critical and ul is not None and not renal.failure:
         notes.append("ul-not-for-treatment")
-        notes.append("supplement-forms")
+        if ctx.adult:
+            notes.append("supplement-forms")
     notes += _wasting_notes(mc.risks)
     return Decision(
         "mg-low",
@@ -329,17 +375,30 @@ def _high(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fa
     names = ", ".join(dict.fromkeys(m.display for m in products))
     values = {**values, "mg_products": names}
     critical = status.critical_high
-    stop = "do-stop-mg-products" if products else "do-stop-mg-sources"
-    actions = ["do-severe-high-mg", stop, "do-check-high-mg"] if critical else [stop, "do-check-high-mg"]
+    stop = "do-stop-mg-products" if products else "do-ask-mg-sources"
+    if status.flag_conflict:
+        # The number is used, but a value the lab flags the other way is likely a unit or entry error:
+        # verify before treating.
+        values["flag"] = status.flag_conflict
+        actions = ["do-verify-flagged-result", "do-check-high-mg", stop]
+        summary = ["mg-flag-conflict"]
+        notes: tuple[str, ...] = ("toxicity-symptoms",)
+    elif critical:
+        actions = ["do-stop-and-monitor", "do-calcium-gluconate", "do-urgent-renal"]
+        summary = ["mg-critical", "act-severe"]
+        notes = ("toxicity-symptoms",)
+    else:
+        actions = [stop, "do-check-high-mg"]
+        summary = ["mg", "act-stop"]
+        notes = ("haemolysis", "toxicity-symptoms")  # a repeat is worth it only when not dangerous
     why = [*facts, *(drug_fact(m, ctx.now) for m in products), *_renal_facts(ctx)]
-    summary = ["mg-critical" if critical else "mg", "act-severe" if critical else "act-stop"]
     return Decision(
         "mg-high",
         "critical" if critical else "warning",
         tuple(summary),
         tuple(actions),
         tuple(why),
-        ("haemolysis", "toxicity-symptoms"),
+        notes,
         tests=panel(ctx, "magnesium", "creatinine"),
         values=values,
     )
@@ -357,7 +416,7 @@ def _obstetric(ctx: Context, status: MgStatus, values: dict[str, str], facts: li
             "mg-high",
             "critical",
             ("mg-critical", "act-obstetric-stop"),
-            ("do-mgso4-stop", "do-mgso4-antidote", "do-mgso4-monitor"),
+            ("do-mgso4-stop", "do-mgso4-calcium", "do-urgent-renal"),
             tuple(why),
             ("mgso4-range",),
             tests=panel(ctx, "magnesium", "creatinine"),
@@ -387,9 +446,13 @@ def _low_normal(
     drugs = _drug_names(strong)
     values = {**values, "drugs": ", ".join(drugs[:2])}
     facts = [Fact("mg-brief", values), *facts[1:]]
-    food = "do-food-first-ckd" if ctx.renal.failure else "do-food-first"
-    actions = ["do-review-drugs" if drugs else "do-address-risks"] if strong else []
-    actions.append(food)
+    if ctx.renal.failure:
+        # Renal failure: say first that a supplement is not the answer, then food with the potassium caveat.
+        actions = ["do-no-supplement-renal", "do-food-first-ckd"]
+        values["egfr"] = _egfr_text(ctx)
+    else:
+        actions = ["do-review-drugs" if drugs else "do-address-risks"] if strong else []
+        actions.append("do-food-first")
     notes = ["serum-not-total-body", "low-normal-latent-deficiency", *_cramp_notes(ctx, symptoms)]
     return Decision(
         "mg-low-normal",
@@ -398,6 +461,33 @@ def _low_normal(
         tuple(actions),
         (*facts, *_risk_facts([*strong, *symptoms])),
         tuple(notes),
+        values=values,
+    )
+
+
+def _below_evidence_cutoff(
+    ctx: Context,
+    *,
+    values: dict[str, str],
+    facts: list[Fact],
+    mc: MgContext,
+    strong: Sequence[Signal],
+    symptoms: Sequence[Signal],
+) -> Decision:
+    drugs = _drug_names(strong)
+    values = {**values, "drugs": ", ".join(drugs[:2])}
+    actions = ["do-recheck-mg-below-cutoff"]
+    if strong:
+        actions.append("do-review-drugs" if drugs else "do-address-risks")
+    return Decision(
+        "mg-low-normal",
+        "info",
+        ("mg-below-cutoff", "below-cutoff"),
+        tuple(actions),
+        (Fact("mg-brief", values), *facts[1:], *_risk_facts([*strong, *symptoms])),
+        ("hypomagnesemia-definition", "lab-ranges-differ"),
+        tests=("magnesium",),
+        recommend_tests=False,
         values=values,
     )
 
@@ -473,18 +563,21 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
     facts += [drug_fact(m, ctx.now) for m in digoxin]
     facts += _risk_facts(strong, limit=3)
     facts += _risk_facts(symptoms, limit=1)
-    notes = ["serum-not-total-body"]
+    notes: list[str] = []
     if digoxin:
         notes.append("digoxin-toxicity")
     if long_term_ppi:
         notes.append("check-mg-on-ppi")
     notes += [n for n in _wasting_notes(strong) if n != "ppi-hypomagnesemia" or not long_term_ppi]
-    summary = ["none", "digoxin" if digoxin else "risk", "act"]
+    codes = {s.code for s in strong}
+    # Hungry bone and refeeding are hours-to-days dangers: warning, with the analytes that matter today.
+    urgent = [a for c, a in (("hungry-bone", "do-hungry-bone"), ("refeeding", "do-refeeding")) if c in codes]
+    summary = ["none", *(["urgent"] if urgent else []), "digoxin" if digoxin else "risk", "act"]
     return Decision(
         "mg-not-measured",
-        "info",
+        "warning" if urgent else "info",
         tuple(summary),
-        ("do-order-panel-dialysis" if ctx.renal.on_dialysis else "do-order-panel",),
+        (*urgent, "do-order-panel-dialysis" if ctx.renal.on_dialysis else "do-order-panel")[:3],
         tuple(facts),
         tuple(notes),
         tests=panel(ctx),

@@ -13,7 +13,7 @@ from ..orders import DraftOrder
 from .context import LOCAL_ROUTES, Context, day, drug_fact
 from .decision import Decision, Fact
 from .magnesium import MgStatus, egfr_fact, mg_values, panel
-from .safety import CHELATING_CLASSES, chelating, hypomagnesemia_documented
+from .safety import CHELATING_CLASSES, chelating, hypomagnesemia_documented, spacing
 
 # Draft-order finding code per medication class.
 DRAFT_WASTING = {
@@ -49,7 +49,6 @@ def supplement_order(
     current_partners = chelating(ctx)
     drafted_partners = [d for d in all_drafts if set(d.classes) & set(CHELATING_CLASSES) and d.route in (None, "oral")]
     partners = [m.display for m in current_partners] + [d.display for d in drafted_partners]
-    levothyroxine = any("thyroid-hormone" in x.classes for x in (*current_partners, *drafted_partners))
     names = ", ".join(dict.fromkeys(d.display or "magnesium" for d in orders))
     values = {"drafts": names, "drugs": ", ".join(dict.fromkeys(partners))}
     facts: list[Fact] = [Fact("draft", {"drafts": names})]
@@ -67,7 +66,7 @@ def supplement_order(
         return Decision(
             "order-mg-supplement",
             "critical",
-            ("drafts", "high"),
+            ("high", "drafts"),
             ("do-order-mg-high",),
             tuple(facts),
             ("toxicity-symptoms",),
@@ -80,7 +79,7 @@ def supplement_order(
             return Decision(
                 "order-mg-supplement",
                 "warning",
-                ("drafts", "renal-treating"),
+                ("renal-treating", "drafts"),
                 ("do-order-treating-renal",),
                 tuple(facts),
                 ("renal-caution",),
@@ -92,7 +91,7 @@ def supplement_order(
         return Decision(
             "order-mg-supplement",
             "critical",
-            ("drafts", "renal-iv" if iv else "renal-oral"),
+            ("renal-iv" if iv else "renal-oral", "drafts"),
             (action,),
             tuple(facts),
             ("renal-caution",),
@@ -101,7 +100,7 @@ def supplement_order(
             values=values,
         )
     actions: list[str] = []
-    summary: list[str] = ["drafts"]
+    summary: list[str] = []
     indicator = "info"
     tests: tuple[str, ...] = ()
     if renal.impaired:
@@ -109,7 +108,9 @@ def supplement_order(
         summary.append("renal-caution")
         indicator = "warning"
     if partners and not iv:
-        actions.append("do-separate-levothyroxine" if levothyroxine else "do-separate-doses")
+        spaced, names_by_class = spacing([*current_partners, *drafted_partners])
+        actions += spaced
+        values.update(names_by_class)
         summary.append("chelation")
         indicator = "warning"
     if not renal.known:
@@ -160,7 +161,7 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
     facts += [drug_fact(m, ctx.now) for m in digoxin]
     if low or digoxin:
         actions = []
-        summary = ["drafts"]
+        summary = []
         if low:
             actions.append("do-wasting-low-mg")
             summary.append("low")
@@ -188,7 +189,7 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
     return Decision(
         "order-mg-wasting-drug",
         "info",
-        ("drafts", "baseline"),
+        ("baseline", "drafts"),
         ("do-wasting-baseline",),
         tuple(facts),
         tuple(notes),

@@ -6,7 +6,10 @@ products (Epsom salt, magnesium oil) are not systemic supplements and are not ju
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..fhirdata import MedicationUse
+from ..orders import DraftOrder
 from .context import Context, day, drug_fact
 from .decision import Decision, Fact
 from .magnesium import MgStatus, egfr_fact, panel
@@ -26,9 +29,28 @@ def chelating(ctx: Context) -> list[MedicationUse]:
     return [m for m in ctx.current(CHELATING_CLASSES) if m.route in (None, "oral")]
 
 
-def separate_action(partners: list[MedicationUse]) -> str:
-    """Levothyroxine needs 4 hours (its label); the other chelating drugs 2 hours before or 4-6 after."""
-    return "do-separate-levothyroxine" if any("thyroid-hormone" in m.classes for m in partners) else "do-separate-doses"
+# Each chelating class has its own timing (its label or D4), named with the patient's drug.
+SPACING = (
+    ("tetracycline", "antibiotic", "do-space-antibiotic"),
+    ("fluoroquinolone", "antibiotic", "do-space-antibiotic"),
+    ("bisphosphonate", "bisphosphonate", "do-space-bisphosphonate"),
+    ("thyroid-hormone", "levothyroxine", "do-space-levothyroxine"),
+    ("integrase-inhibitor", "integrase", "do-space-integrase"),
+    ("oral-iron", "iron", "do-space-iron"),
+)
+
+
+def spacing(partners: Sequence[MedicationUse | DraftOrder]) -> tuple[list[str], dict[str, str]]:
+    """The spacing actions for these drugs, and the drug names each action names."""
+    actions: list[str] = []
+    names: dict[str, list[str]] = {}
+    for cls, placeholder, action in SPACING:
+        found = [p.display for p in partners if cls in p.classes]
+        if found:
+            names.setdefault(placeholder, []).extend(found)
+            if action not in actions:
+                actions.append(action)
+    return actions, {k: ", ".join(dict.fromkeys(v)) for k, v in names.items()}
 
 
 def hypomagnesemia_documented(ctx: Context, status: MgStatus | None) -> bool:
@@ -44,7 +66,7 @@ def supplement_decision(ctx: Context, status: MgStatus | None) -> Decision | Non
     if not renal.failure and not partners:
         return None
     names = ", ".join(dict.fromkeys(m.display for m in partners))
-    values = {"drugs": names}
+    values = {"drugs": names, "products": ", ".join(dict.fromkeys(m.display for m in products))}
     actions: list[str] = []
     summary: list[str] = []
     facts: list[Fact] = [drug_fact(m, ctx.now) for m in products]
@@ -61,10 +83,13 @@ def supplement_decision(ctx: Context, status: MgStatus | None) -> Decision | Non
             facts.append(egfr_fact(renal.egfr))
         tests = panel(ctx, "magnesium", "creatinine")
     if partners:
-        actions.append(separate_action(partners))
+        spaced, names_by_class = spacing(partners)
+        actions += spaced
+        values.update(names_by_class)
         summary.append("chelation")
         facts += [drug_fact(m, ctx.now) for m in partners]
     notes = ["renal-caution"] if renal.failure else []
+    facts = [f for f in facts if renal.failure or f.key != "egfr"]
     return Decision(
         "mg-supplement-safety",
         "warning",
