@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman), then ruff, mypy, pytest
+#   make test  — set up .venv (+ Debian redis-server, chromium, wrk; npm newman, playwright-core), then ruff, mypy, pytest
 #   (make bench — the full benchmark against same-run floors, about 6 minutes; writes bench/RESULTS.md)
 PYTHON ?= python3
 VENV   := .venv
@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests run for real: redis-server (shared jti store), chromium (renders /docs) and
-# wrk (the HTTP load generator of bench/, run in smoke mode by the tests).
+# Debian packages the tests run for real: redis-server (shared jti store), chromium (renders /docs, runs the
+# CDS Hooks sandbox) and wrk (the HTTP load generator of bench/, run in smoke mode by the tests).
 system-deps:
 	@missing=""; command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -39,7 +39,7 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
 
-# newman (npm) runs the Postman collection in the test suite; pinned by package-lock.json.
+# npm, pinned by package-lock.json: newman runs the Postman collection, playwright-core drives chromium.
 node_modules/.bin/newman: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
