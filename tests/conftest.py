@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +131,10 @@ def topics(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 class FhirTestServer:
-    """tests/fhir_server.py in its own process on 127.0.0.1, serving fhir_samples and the Synthea records."""
+    """tests/fhir_server.py in its own process on 127.0.0.1, serving fhir_samples and the Synthea records
+    (or the files and folders given as `data`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, data: Sequence[Path] = ()) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         self.control_url = f"http://127.0.0.1:{self.port}/__control"
@@ -143,10 +144,7 @@ class FhirTestServer:
             str(ROOT / "tests" / "fhir_server.py"),
             "--port",
             str(self.port),
-            "--data",
-            str(SAMPLES),
-            "--data",
-            str(SHARED / "data" / "synthea"),
+            *(arg for path in (data or (SAMPLES, SHARED / "data" / "synthea")) for arg in ("--data", str(path))),
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
