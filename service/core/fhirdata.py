@@ -665,7 +665,10 @@ def _partial_to_datetime(value: str) -> datetime | None:
     m = _PARTIAL_DATE.match(value)
     if not m:
         return None
-    return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
+    try:
+        return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
+    except ValueError:  # an impossible date such as 2026-02-30 or month 13: unreadable, not a crash
+        return None
 
 
 def as_utc(value: Any) -> datetime | None:
