@@ -157,6 +157,6 @@ def test_gunicorn_starts_when_the_metrics_directory_does_not_exist_yet(tmp_path:
     service = LiveService({"CDS_AUTH_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not" / "yet")}, 1)
     try:
         service.wait_ready()
-        assert requests.get(f"{service.url}/metrics", timeout=5).status_code == 200
+        assert requests.get(service.metrics_url, timeout=5).status_code == 200
     finally:
         service.stop()
