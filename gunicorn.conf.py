@@ -25,7 +25,10 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "256"))
 timeout = 30  # a worker stuck longer than this (CPU-bound, not waiting) is killed and replaced
 graceful_timeout = 20  # SIGTERM: finish in-flight requests (Kubernetes gives 30 s by default)
-keepalive = 5
+# One request per connection, as sync workers always did: a connection is then accepted by whichever worker
+# is free, so CPU-bound requests spread over the workers. With keep-alive a gevent worker keeps serving the
+# connections it accepted while another worker may sit idle (the benchmark showed half the throughput).
+keepalive = 0
 # Request line and header limits (gunicorn answers 414 / 431 / 400 itself, as OperationOutcome JSON).
 limit_request_line = 8190
 limit_request_fields = 100

@@ -257,6 +257,9 @@ def _guarded(task: Callable[[], T]) -> T | FetchError:
         return task()
     except FetchError as exc:
         return exc
+    except Exception as exc:  # an answer the code did not foresee: this key fails (412), never the call (500)
+        log.warning("FHIR fallback: unexpected %s while reading an answer", type(exc).__name__)
+        return FetchError(f"the FHIR server's answer could not be used ({type(exc).__name__})")
 
 
 def _run_greenlets(tasks: Mapping[str, Callable[[], T]], budget: Budget) -> dict[str, T | FetchError]:
