@@ -77,6 +77,9 @@ class LiveService:
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Prometheus metrics: the master's own listener, never the public port (gunicorn.conf.py).
+        self.metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
+        env = {"METRICS_PORT": self.metrics_url.rsplit(":", 1)[1].split("/")[0], **env}
         self.log = ROOT / ".pytest_cache" / f"gunicorn-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", *gunicorn_command(f"127.0.0.1:{self.port}", workers)]
