@@ -64,11 +64,11 @@ def differential_decision(
     has_abi = any(s.code == "pad" and "abi" in s.finding.values for s in others)
     pad_known = any(s.code == "pad" and s.items for s in others)
     actions: list[str] = []
-    for code, step in _NEXT_STEP.items():
+    for code, next_step in _NEXT_STEP.items():
         if code not in codes:
             continue
-        if step == "do-check-abi" and (has_abi or pad_known):
-            step = "do-known-pad"  # PAD diagnosed or an ABI on file: show it, do not ask for it again
+        # PAD diagnosed or an ABI on file: show it, do not ask for it again.
+        step = "do-known-pad" if next_step == "do-check-abi" and (has_abi or pad_known) else next_step
         if step not in actions:
             actions.append(step)
     # The specific next steps first; the general one only when there is room.

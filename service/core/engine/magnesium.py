@@ -315,31 +315,8 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
     if qt:
         summary.append("qt")
     summary += co_parts
-    cause = "do-find-cause" if causes else ("do-find-cause-general" if ctx.adult else "do-find-cause-child")
-    if critical:
-        ecg = "do-ecg-digoxin" if digoxin else "do-ecg-electrolytes"
-        if renal.failure:
-            iv = "do-iv-magnesium-renal"
-        elif not renal.known:
-            iv = "do-iv-magnesium-renal-unknown"
-        else:
-            iv = "do-iv-magnesium"
-        actions = [ecg, iv, "do-replace-potassium" if k is not None else cause]
-        summary.append("act-critical")
-    else:
-        if renal.failure:
-            repletion = "do-oral-repletion-renal"
-        elif not ctx.adult:
-            repletion = "do-oral-repletion-child"
-        else:
-            repletion = "do-oral-repletion"
-        # Renal function first: oral magnesium is contraindicated below GFR 30 (D1).
-        first = [] if renal.known else ["do-check-renal-first"]
-        extra = (
-            "do-replace-potassium" if k is not None else ("do-ecg-co-deficit" if ca is not None else "do-recheck-panel")
-        )
-        actions = [*first, repletion, extra, cause][:3]
-        summary.append("act-renal" if renal.failure else ("act-renal-unknown" if not renal.known else "act-oral"))
+    actions, tail = _low_actions(ctx, critical=critical, digoxin=bool(digoxin), k=k, ca=ca, causes=causes)
+    summary.append(tail)
     why = [*facts, *co_facts]
     why += [Fact("symptom", {"name": c.display, "since": day(c.onset)}) for c in symptomatic]
     why += [drug_fact(m, ctx.now) for m in (*digoxin, *qt)]
@@ -368,6 +345,35 @@ def _low(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fac
         tests=panel(ctx),
         values=values,
     )
+
+
+def _low_actions(
+    ctx: Context, *, critical: bool, digoxin: bool, k: LabResult | None, ca: LabResult | None, causes: str
+) -> tuple[list[str], str]:
+    """Do for a low Mg, most urgent first, and the summary's action part."""
+    renal = ctx.renal
+    cause = "do-find-cause" if causes else ("do-find-cause-general" if ctx.adult else "do-find-cause-child")
+    if critical:
+        if renal.failure:
+            iv = "do-iv-magnesium-renal"
+        elif not renal.known:
+            iv = "do-iv-magnesium-renal-unknown"
+        else:
+            iv = "do-iv-magnesium"
+        ecg = "do-ecg-digoxin" if digoxin else "do-ecg-electrolytes"
+        return [ecg, iv, "do-replace-potassium" if k is not None else cause], "act-critical"
+    if renal.failure:
+        repletion, tail = "do-oral-repletion-renal", "act-renal"
+    elif not ctx.adult:
+        repletion, tail = "do-oral-repletion-child", "act-oral"
+    else:
+        repletion, tail = "do-oral-repletion", "act-oral"
+    # Renal function first: oral magnesium is contraindicated below GFR 30 (D1).
+    first = [] if renal.known else ["do-check-renal-first"]
+    if not renal.known:
+        tail = "act-renal-unknown"
+    extra = "do-replace-potassium" if k is not None else ("do-ecg-co-deficit" if ca is not None else "do-recheck-panel")
+    return [*first, repletion, extra, cause][:3], tail
 
 
 def _high(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fact]) -> Decision:
