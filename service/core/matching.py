@@ -20,6 +20,13 @@ MATCHED_BY_ORDER = ("code", "category", "name")
 # Distinct texts remembered per vocabulary. EHR displays repeat endlessly (the same drug and problem names
 # on every chart), so name matching is memoised: a pure function of the text and the compiled vocabulary.
 NAME_CACHE_SIZE = 8192
+# Distinct codings + texts whose classification is remembered per vocabulary (same reasoning: the same
+# concepts on every chart); the whole classify() is then one dictionary lookup.
+CLASSIFY_CACHE_SIZE = 8192
+# Memo keys are bounded: a text (or a concept's texts together) longer than this is matched without being
+# remembered, so hostile or pasted-in notes (60 unique 1 MB condition texts) never accumulate in memory.
+# Real problem and drug names are far shorter (the longest in the Synthea and US Core data: ~120 chars).
+MEMO_MAX_TEXT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,8 @@ class Vocabulary:
         self._starts = _starts(by_name)
         self._exclude_starts = _starts(n for ex in self._excludes.values() for n in ex)
         self._patterns = patterns
-        self.by_name: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
+        self._by_name_memo: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
+        self._classified: dict[tuple[str | None, ...], dict[str, str]] = {}
 
     def display(self, class_id: str) -> str:
         return self.definitions[class_id].display
@@ -124,13 +132,30 @@ class Vocabulary:
             found = {cid for cid in found if not self._excludes.get(cid, frozenset()) & grams}
         return frozenset(found)
 
+    def by_name(self, text: str) -> frozenset[str]:
+        """Classes named in the text (memoised for texts up to MEMO_MAX_TEXT characters)."""
+        return self._by_name_memo(text) if len(text) <= MEMO_MAX_TEXT else self._match_name(text)
+
     def might_name(self, text: str) -> bool:
         """A cheap yes/no: could this text match any class by name?"""
         return bool(text) and bool(self.by_name(text))
 
     def classify(self, codings: Iterable[CodingText], texts: Iterable[str]) -> dict[str, str]:
-        """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if)."""
+        """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if); memoised."""
         codings = list(codings)
+        texts = list(texts)
+        key = (str(len(texts)), *texts, *[part for c in codings for part in (c.system, c.code, c.display)])
+        if sum(len(part) for part in key if part) > MEMO_MAX_TEXT:
+            return self._classify(codings, texts)  # too long to remember: never kept
+        found = self._classified.get(key)
+        if found is None:
+            found = self._classify(codings, texts)
+            if len(self._classified) >= CLASSIFY_CACHE_SIZE:
+                self._classified.pop(next(iter(self._classified), ()), None)  # oldest first: bounded
+            self._classified[key] = found
+        return dict(found)
+
+    def _classify(self, codings: list[CodingText], texts: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for coding in codings:
             for cid, how in self.by_code(coding.system, coding.code).items():
