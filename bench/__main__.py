@@ -63,6 +63,8 @@ ROUNDS = 3
 # Issue 13: patient-view (typical prefetch) at >= 55% of the floor's throughput with p99 <= 2x the floor's;
 # every full Synthea record <= 2x the orjson floor in-process; RSS per worker flat and under 150 MB.
 TARGETS = {"inprocess_ratio": 2.0, "typical_share": 0.55, "typical_p99_vs_floor": 2.0, "rss_mb": 150.0}
+# The gunicorn configuration of service and floor (--config: to try another one against the same floor).
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
 # The worker class gunicorn.conf.py deploys (the reliability work chose gevent); sync without gevent.
 DEFAULT_WORKER_CLASS = "gevent" if util.find_spec("gevent") is not None else "sync"
 
@@ -177,7 +179,7 @@ class Server:
                 "-m",
                 "gunicorn",
                 "--config",
-                "gunicorn.conf.py",
+                str(GUNICORN_CONFIG),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--max-requests",
@@ -206,6 +208,24 @@ class Server:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False)
         return sorted(int(p) for p in out.stdout.split())
 
+    def cpu_seconds(self) -> list[float]:
+        """User + system CPU time of each worker so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        times = []
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            times.append((int(fields[11]) + int(fields[12])) / ticks)
+        return times
+
+    def load(self, path: str, body: Path, seconds: float) -> Load:
+        """One wrk round, with the workers' CPU time per request and how the requests were shared out."""
+        before = self.cpu_seconds()
+        load = wrk(f"{self.url}{path}", body, seconds)
+        spent = [a - b for a, b in zip(self.cpu_seconds(), before, strict=True)]
+        load.cpu_ms = sum(spent) * 1000 / max(1, load.requests)
+        load.busiest_worker = max(spent) / max(1e-9, sum(spent))
+        return load
+
     def rss_mb(self) -> list[float]:
         sizes = []
         for pid in self.workers():
@@ -226,6 +246,8 @@ class Load:
     p99_ms: float
     requests: int
     errors: int
+    cpu_ms: float = 0.0  # worker CPU (user + system) per request: robust to neighbours on a shared machine
+    busiest_worker: float = 0.0  # share of the round's worker CPU spent by the busiest worker
 
 
 def wrk(url: str, body: Path, seconds: float, connections: int = CONCURRENCY) -> Load:
@@ -297,8 +319,8 @@ def http(
             wrk(f"{floor.url}{path}", body, 1)
             service_rounds, floor_rounds = [], []
             for _ in range(rounds):
-                service_rounds.append(wrk(f"{service.url}{path}", body, seconds))
-                floor_rounds.append(wrk(f"{floor.url}{path}", body, seconds))
+                service_rounds.append(service.load(path, body, seconds))
+                floor_rounds.append(floor.load(path, body, seconds))
             measured, base = median_round(service_rounds), median_round(floor_rounds)
             results["scenarios"].append(
                 {
@@ -308,6 +330,9 @@ def http(
                     "floor": base,
                     "share": measured.rps / base.rps,
                     "p99_ratio": measured.p99_ms / base.p99_ms,
+                    "cpu_ms": statistics.median(r.cpu_ms for r in service_rounds),
+                    "floor_cpu_ms": statistics.median(r.cpu_ms for r in floor_rounds),
+                    "busiest": max(r.busiest_worker for r in service_rounds + floor_rounds),
                     "service_rounds": [r.rps for r in service_rounds],
                     "floor_rounds": [r.rps for r in floor_rounds],
                     "shares": [a.rps / b.rps for a, b in zip(service_rounds, floor_rounds, strict=True)],
@@ -375,8 +400,8 @@ def http_section(web: dict[str, Any], judged: bool) -> list[str]:
         f"with `--worker-class {web['worker_class']}`.",
         "",
         "| scenario | cards | service req/s | p50 / p99 (ms) | floor req/s | floor p50 / p99 (ms) "
-        "| throughput / floor | p99 / floor p99 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| throughput / floor | p99 / floor p99 | worker CPU per request, service / floor (ms) | CPU share |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in web["scenarios"]:
         svc, base = s["service"], s["floor"]
@@ -384,7 +409,8 @@ def http_section(web: dict[str, Any], judged: bool) -> list[str]:
         lines.append(
             f"| {s['name']} | {', '.join(s['cards']) or 'none'} | {svc.rps:.0f}{errors} | {svc.p50_ms:.2f} / "
             f"{svc.p99_ms:.2f} | {base.rps:.0f} | {base.p50_ms:.2f} / {base.p99_ms:.2f} | {s['share']:.0%} "
-            f"| {s['p99_ratio']:.2f}× |"
+            f"| {s['p99_ratio']:.2f}× | {s['cpu_ms']:.2f} / {s['floor_cpu_ms']:.2f} "
+            f"| {s['floor_cpu_ms'] / s['cpu_ms']:.0%} |"
         )
     typical = web["scenarios"][0]
     lines += [
@@ -395,17 +421,23 @@ def http_section(web: dict[str, Any], judged: bool) -> list[str]:
             f"share per round {', '.join(f'{x:.0%}' for x in s['shares'])}"
             for s in web["scenarios"]
         )
-        + f". Load average (1 min) before / after: {web['load_before'][0]:.1f} / {web['load_after'][0]:.1f}.",
+        + f". Load average (1 min) before / after: {web['load_before'][0]:.1f} / {web['load_after'][0]:.1f}. "
+        f"CPU share = floor's worker CPU per request / the service's: the throughput share this machine would "
+        f"give without neighbours (the work is CPU-bound), measured from /proc, so far less noisy than req/s. "
+        f"Busiest worker's share of a round's CPU, at most: {max(s['busiest'] for s in web['scenarios']):.0%} "
+        f"(50% = the {web['workers']} workers shared the load evenly).",
         "",
     ]
     if judged:
         share_ok = typical["share"] >= TARGETS["typical_share"]
+        cpu_share = typical["floor_cpu_ms"] / typical["cpu_ms"]
         p99_ok = typical["p99_ratio"] <= TARGETS["typical_p99_vs_floor"]
         lines += [
             f"Targets (patient-view, typical prefetch): throughput ≥ {TARGETS['typical_share']:.0%} of the floor's "
             f"— {typical['share']:.0%}: **{mark(share_ok)}**; p99 ≤ {TARGETS['typical_p99_vs_floor']:g}× the "
             f"floor's p99 — {typical['p99_ratio']:.2f}× ({typical['service'].p99_ms:.2f} ms against "
-            f"{typical['floor'].p99_ms:.2f} ms): **{mark(p99_ok)}**.",
+            f"{typical['floor'].p99_ms:.2f} ms): **{mark(p99_ok)}**. By worker CPU per request the share is "
+            f"{cpu_share:.0%}: **{mark(cpu_share >= TARGETS['typical_share'])}**.",
             "",
         ]
     return lines
@@ -489,7 +521,9 @@ def main() -> None:
         help=f"gunicorn worker class of service and floor; repeat to compare, the first is judged "
         f"(default: {DEFAULT_WORKER_CLASS})",
     )
+    parser.add_argument("--config", type=Path, default=GUNICORN_CONFIG, help="gunicorn configuration file")
     args = parser.parse_args()
+    globals()["GUNICORN_CONFIG"] = args.config.resolve()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench installs it)")
     iterations, seconds, memory_requests, rounds, profiled = (

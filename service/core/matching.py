@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .knowledge import MatcherDef, ValueSet, normalise_code
 
@@ -29,9 +29,9 @@ CLASSIFY_CACHE_SIZE = 8192
 MEMO_MAX_TEXT = 512
 
 
-@dataclass(frozen=True, slots=True)
-class CodingText:
-    """A coding as seen in the data (any part may be missing)."""
+class CodingText(NamedTuple):
+    """A coding as seen in the data (any part may be missing). A named tuple: built for every raw coding
+    of every resource, so it must be cheap to create, hash and compare (it is part of the memo key)."""
 
     system: str | None
     code: str | None
@@ -98,7 +98,7 @@ class Vocabulary:
         self._exclude_starts = _starts(n for ex in self._excludes.values() for n in ex)
         self._patterns = patterns
         self._by_name_memo: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
-        self._classified: dict[tuple[str | None, ...], dict[str, str]] = {}
+        self._classified: dict[tuple[tuple[str, ...], tuple[CodingText, ...]], dict[str, str]] = {}
 
     def display(self, class_id: str) -> str:
         return self.definitions[class_id].display
@@ -142,20 +142,19 @@ class Vocabulary:
 
     def classify(self, codings: Iterable[CodingText], texts: Iterable[str]) -> dict[str, str]:
         """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if); memoised."""
-        codings = list(codings)
-        texts = list(texts)
-        key = (str(len(texts)), *texts, *[part for c in codings for part in (c.system, c.code, c.display)])
-        if sum(len(part) for part in key if part) > MEMO_MAX_TEXT:
-            return self._classify(codings, texts)  # too long to remember: never kept
+        key = (tuple(texts), tuple(codings))
+        size = sum(map(len, key[0])) + sum(len(part) for coding in key[1] for part in coding if part)
+        if size > MEMO_MAX_TEXT:
+            return self._classify(key[1], key[0])  # too long to remember: never kept
         found = self._classified.get(key)
         if found is None:
-            found = self._classify(codings, texts)
+            found = self._classify(key[1], key[0])
             if len(self._classified) >= CLASSIFY_CACHE_SIZE:
-                self._classified.pop(next(iter(self._classified), ()), None)  # oldest first: bounded
+                self._classified.pop(next(iter(self._classified), ((), ())), None)  # oldest first: bounded
             self._classified[key] = found
         return dict(found)
 
-    def _classify(self, codings: list[CodingText], texts: list[str]) -> dict[str, str]:
+    def _classify(self, codings: tuple[CodingText, ...], texts: tuple[str, ...]) -> dict[str, str]:
         found: dict[str, str] = {}
         for coding in codings:
             for cid, how in self.by_code(coding.system, coding.code).items():
