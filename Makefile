@@ -3,6 +3,7 @@
 #   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman and playwright-core), then
 #                ruff, mypy, pytest
 #   (make bench — the full benchmark against same-run floors, about 6 minutes; writes bench/RESULTS.md)
+#   (make models — regenerate service/core/fhir_models.py after changing fhirdata.USED_ELEMENTS)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | 
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint samples clean system-deps lock bench vendor
+.PHONY: run test lint samples clean system-deps lock bench vendor models
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -56,6 +57,11 @@ bench: $(STAMP) system-deps
 # are committed: the service and its image serve them without npm (after changing their pins in package.json).
 vendor: $(STAMP) node_modules/.bin/newman
 	$(BIN)/python tools/vendor_playground.py
+
+# The FHIR models the service validates with, generated from fhir.resources for fhirdata.USED_ELEMENTS: run
+# after changing USED_ELEMENTS or upgrading fhir.resources (tests/test_fhir_models.py fails until you do).
+models: $(STAMP)
+	$(BIN)/python tools/gen_fhir_models.py
 
 samples: $(STAMP)
 	$(BIN)/python fhir_samples/make_requests.py

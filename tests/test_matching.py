@@ -6,7 +6,7 @@ import pytest
 
 from service.core.fhirdata import Extractor
 from service.core.knowledge import KnowledgeBase
-from service.core.matching import CodingText
+from service.core.matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_TEXT, CodingText
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -130,3 +130,33 @@ def test_condition_codes(extractor: Extractor, system: str, code: str, expected:
 )
 def test_condition_names_are_a_fallback(extractor: Extractor, display: str, expected: dict[str, str]) -> None:
     assert conds(extractor, SCT, "000000", display) == expected
+
+
+def test_memoised_classification_is_a_copy_the_caller_may_change(kb: KnowledgeBase) -> None:
+    vocabulary = Extractor(kb).medications
+    first = vocabulary.classify([CodingText(RX, "7646", None)], ["omeprazole"])
+    first["scribbled"] = "name"
+    assert vocabulary.classify([CodingText(RX, "7646", None)], ["omeprazole"]) == {"ppi": "code"}
+
+
+def test_memo_keys_are_bounded_so_unique_huge_texts_never_accumulate(kb: KnowledgeBase) -> None:
+    """60 unique 1 MB condition texts: each is matched (a name inside is still found) but none is remembered."""
+    vocabulary = Extractor(kb).conditions
+    names_before = vocabulary._by_name_memo.cache_info().currsize
+    classified_before = len(vocabulary._classified)
+    for i in range(60):
+        text = f"{i:04d} " + "x" * 1_000_000 + " type 2 diabetes mellitus"
+        assert "type-2-diabetes" in vocabulary.classify([CodingText(SCT, None, text)], [text])
+        assert vocabulary.might_name(text)
+    assert vocabulary._by_name_memo.cache_info().currsize == names_before
+    assert len(vocabulary._classified) == classified_before
+    assert all(sum(map(len, texts)) <= MEMO_MAX_TEXT for texts, _ in vocabulary._classified)
+
+
+def test_classification_memo_holds_at_most_its_size(kb: KnowledgeBase) -> None:
+    vocabulary = Extractor(kb).medications
+    for i in range(CLASSIFY_CACHE_SIZE + 50):
+        vocabulary.classify([CodingText(RX, str(i), None)], [f"drug {i}"])
+    assert len(vocabulary._classified) == CLASSIFY_CACHE_SIZE
+    # Still right for what was evicted first.
+    assert vocabulary.classify([CodingText(RX, "7646", None)], []) == {"ppi": "code"}

@@ -1,6 +1,6 @@
 """FHIR R4 extraction: from raw resources to the facts the rules use. All FHIR parsing lives here.
 
-Payloads are FHIR R4 and parsed with the `fhir.resources.R4B` models (R4B shares R4's JSON for every
+Payloads are FHIR R4 and parsed with models generated from `fhir.resources.R4B` (R4B shares R4's JSON for every
 resource type read here). "Validate what you use": resources are first filtered cheaply on the raw JSON
 by type and code, and only the survivors are validated. A malformed resource is skipped and reported as a
 data-quality finding; it never fails the request.
@@ -15,15 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.medicationstatement import MedicationStatement
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
+from .fhir_models import Condition, MedicationRequest, MedicationStatement, Observation, Patient, Procedure
 from .knowledge import LAB_VALUESETS, KnowledgeBase
 from .matching import CodingText, Vocabulary
 from .model import Evidence, Finding
@@ -941,7 +936,8 @@ def _procedure_fact(proc: Any, classes: Mapping[str, str], entry: Entry) -> Cond
 
 
 def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> Any:
-    """Validate the used elements with fhir.resources; unknown ones are dropped (be liberal), errors skip it."""
+    """Validate the used elements with the generated models (service/core/fhir_models.py: fhir.resources'
+    definitions run by pydantic-core); unknown elements are dropped (be liberal), errors skip the resource."""
     used = USED_ELEMENTS.get(str(entry.resource.get("resourceType")))
     raw: Any = {k: entry.resource[k] for k in used if k in entry.resource} if used else entry.resource
     if used:
@@ -960,7 +956,7 @@ def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> An
                     break
                 continue
             where = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:_MAX_REPORTED_ERRORS]
+                f"{'.'.join(str(p) for p in e['loc']) or 'resource'}: {e['msg']}" for e in errors[:_MAX_REPORTED_ERRORS]
             )
             issues.append(_issue("resource-invalid", f"Not valid FHIR R4 ({where}); ignored.", entry))
             return None
@@ -1096,6 +1092,14 @@ def _subject(raw: Mapping[str, Any]) -> str | None:
 
 def _about_patient(raw: Mapping[str, Any], rtype: str, identity: frozenset[str]) -> bool:
     """True unless the resource names a subject that is not the patient (no subject: accepted)."""
+    if not identity:
+        return True
+    # Fast path: the reference exactly as the identity holds it (e.g. 'Patient/1'), no normalising needed.
+    field = _SUBJECT_FIELD.get(rtype)
+    subject_obj = raw.get(field) if field else None
+    ref = subject_obj.get("reference") if type(subject_obj) is dict else None
+    if type(ref) is str and ref in identity:
+        return True
     subject = _subject(raw)
     return not identity or subject is None or subject in identity
 

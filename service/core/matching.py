@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .knowledge import MatcherDef, ValueSet, normalise_code
 
@@ -20,11 +20,18 @@ MATCHED_BY_ORDER = ("code", "category", "name")
 # Distinct texts remembered per vocabulary. EHR displays repeat endlessly (the same drug and problem names
 # on every chart), so name matching is memoised: a pure function of the text and the compiled vocabulary.
 NAME_CACHE_SIZE = 8192
+# Distinct codings + texts whose classification is remembered per vocabulary (same reasoning: the same
+# concepts on every chart); the whole classify() is then one dictionary lookup.
+CLASSIFY_CACHE_SIZE = 8192
+# Memo keys are bounded: a text (or a concept's texts together) longer than this is matched without being
+# remembered, so hostile or pasted-in notes (60 unique 1 MB condition texts) never accumulate in memory.
+# Real problem and drug names are far shorter (the longest in the Synthea and US Core data: ~120 chars).
+MEMO_MAX_TEXT = 512
 
 
-@dataclass(frozen=True, slots=True)
-class CodingText:
-    """A coding as seen in the data (any part may be missing)."""
+class CodingText(NamedTuple):
+    """A coding as seen in the data (any part may be missing). A named tuple: built for every raw coding
+    of every resource, so it must be cheap to create, hash and compare (it is part of the memo key)."""
 
     system: str | None
     code: str | None
@@ -90,7 +97,8 @@ class Vocabulary:
         self._starts = _starts(by_name)
         self._exclude_starts = _starts(n for ex in self._excludes.values() for n in ex)
         self._patterns = patterns
-        self.by_name: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
+        self._by_name_memo: Callable[[str], frozenset[str]] = lru_cache(maxsize=NAME_CACHE_SIZE)(self._match_name)
+        self._classified: dict[tuple[tuple[str, ...], tuple[CodingText, ...]], dict[str, str]] = {}
 
     def display(self, class_id: str) -> str:
         return self.definitions[class_id].display
@@ -124,13 +132,29 @@ class Vocabulary:
             found = {cid for cid in found if not self._excludes.get(cid, frozenset()) & grams}
         return frozenset(found)
 
+    def by_name(self, text: str) -> frozenset[str]:
+        """Classes named in the text (memoised for texts up to MEMO_MAX_TEXT characters)."""
+        return self._by_name_memo(text) if len(text) <= MEMO_MAX_TEXT else self._match_name(text)
+
     def might_name(self, text: str) -> bool:
         """A cheap yes/no: could this text match any class by name?"""
         return bool(text) and bool(self.by_name(text))
 
     def classify(self, codings: Iterable[CodingText], texts: Iterable[str]) -> dict[str, str]:
-        """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if)."""
-        codings = list(codings)
+        """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if); memoised."""
+        key = (tuple(texts), tuple(codings))
+        size = sum(map(len, key[0])) + sum(len(part) for coding in key[1] for part in coding if part)
+        if size > MEMO_MAX_TEXT:
+            return self._classify(key[1], key[0])  # too long to remember: never kept
+        found = self._classified.get(key)
+        if found is None:
+            found = self._classify(key[1], key[0])
+            if len(self._classified) >= CLASSIFY_CACHE_SIZE:
+                self._classified.pop(next(iter(self._classified), ((), ())), None)  # oldest first: bounded
+            self._classified[key] = found
+        return dict(found)
+
+    def _classify(self, codings: tuple[CodingText, ...], texts: tuple[str, ...]) -> dict[str, str]:
         found: dict[str, str] = {}
         for coding in codings:
             for cid, how in self.by_code(coding.system, coding.code).items():
