@@ -73,9 +73,12 @@ class _IssuerSchema(Schema):
 
     @validates_schema
     def _one_key_source(self, data: dict[str, Any], **_: Any) -> None:
-        sources = [k for k in ("jwks", "jwks_file", "jku") if k in data]
-        if len(sources) != 1:
-            raise ValidationError("give exactly one of jwks, jwks_file or jku", "iss")
+        # Keys are pinned (jwks or jwks_file) or fetched from allowlisted jku URLs. With pinned keys, `jku`
+        # lists the URLs the client's tokens may name (the CDS Hooks sandbox always sends one): allowed,
+        # never fetched.
+        pinned = [k for k in ("jwks", "jwks_file") if k in data]
+        if len(pinned) > 1 or not (pinned or "jku" in data):
+            raise ValidationError("give one of jwks or jwks_file, or jku", "iss")
 
 
 class _IssuersFileSchema(Schema):
