@@ -251,6 +251,7 @@ REQUIRED_STATEMENTS: frozenset[str] = frozenset(
         "supplement-forms",
         "ppi-hypomagnesemia",
         "diuretic-mg-loss",
+        "loop-diuretic-mg-loss",
         "other-mg-wasting-drugs",
         "egfr-antibody-hypomagnesemia",
         "do-review-drugs",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..fhirdata import LabResult, MedicationUse, UnreadableResult
-from ..knowledge import Band, KnowledgeBase
+from ..knowledge import IONISED_CALCIUM_CODES, Band, KnowledgeBase
 from ..model import Finding, Indicator
 from ..units import MEQ_PER_L, MG_PER_DL, MMOL_PER_L, MgConverter
 from .context import Context, LabPick, day, drug_fact
@@ -25,6 +25,7 @@ HIGH_FLAGS = frozenset({"H", "HH", "HU"})
 _PRECISION = 4  # decimal places compared, so 2.07 mg/dL is not "below 0.85" by a rounding hair
 _BELOW = 1e-9  # "< x" is banded just below x
 SYMPTOMATIC_CONDITIONS = ("tetany", "arrhythmia", "seizure")
+CORRECTED_CALCIUM = "29265-6"  # Calcium corrected for albumin (clinical reference §1b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +226,12 @@ def _co_deficits(ctx: Context) -> tuple[list[Fact], list[str]]:
         facts.append(Fact("potassium-low", {"value": f"{k.value:.1f}", "date": day(k.effective)}))
         parts.append("potassium-low")
     if ca is not None:
-        facts.append(
-            Fact(
-                "calcium-low", {"value": f"{ca.value:.2f}", "date": day(ca.effective), "name": ca.display or "calcium"}
-            )
+        name = (
+            "Ionised calcium"
+            if ca.code in IONISED_CALCIUM_CODES
+            else ("Corrected calcium" if ca.code == CORRECTED_CALCIUM else "Calcium")
         )
+        facts.append(Fact("calcium-low", {"value": f"{ca.value:.2f}", "date": day(ca.effective), "name": name}))
         parts.append("calcium-low")
     return facts, parts
 

@@ -155,6 +155,8 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
     values = {"drafts": names}
     facts: list[Fact] = [Fact("draft", {"drafts": names})]
     notes = [_WASTING_NOTE[c] for c in codes]
+    if "draft-diuretic" in codes and not any("thiazide-diuretic" in d.classes for d in orders):
+        notes[notes.index("diuretic-mg-loss")] = "loop-diuretic-mg-loss"  # the thiazide cohort is not about loops
     if status is not None:
         values.update(mg_values(status, ctx.mg))
         facts.append(Fact("mg", mg_values(status, ctx.mg)))
@@ -176,7 +178,7 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
             tuple(actions),
             tuple(facts),
             tuple(notes),
-            tests=panel(ctx, "magnesium", "potassium") if status is None or digoxin else (),
+            tests=panel(ctx, "magnesium", "potassium", "creatinine"),
             values=values,
         )
     if status is not None:
