@@ -374,8 +374,12 @@ def _low_actions(
     first = [] if renal.known else ["do-check-renal-first"]
     if not renal.known:
         tail = "act-renal-unknown"
-    extra = "do-replace-potassium" if k is not None else ("do-ecg-co-deficit" if ca is not None else "do-recheck-panel")
-    return [*first, repletion, extra, cause][:3], tail
+    if k is not None or ca is not None:
+        # Low K or Ca with low Mg: an arrhythmia risk (QT): replace potassium and get an ECG.
+        extra = [*(["do-replace-potassium"] if k is not None else []), "do-ecg-co-deficit"]
+    else:
+        extra = ["do-recheck-panel"]
+    return [*first, repletion, *extra, cause][:3], tail
 
 
 def _high(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fact]) -> Decision:
@@ -465,7 +469,7 @@ def _low_normal(
     return Decision(
         "mg-low-normal",
         "info",
-        ("mg", "risk" if strong else "symptom"),
+        ("mg", "renal" if ctx.renal.failure else ("risk" if strong else "symptom")),
         tuple(actions),
         (*facts, *_risk_facts([*strong, *symptoms])),
         tuple(notes),
@@ -557,15 +561,9 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
     values = {"lookback": f"{lookback} months"}
     facts: list[Fact] = []
     if pick.stale is not None:
-        facts.append(
-            Fact(
-                "mg-last",
-                {
-                    "value": mg_values(interpret_mg(pick.stale, ctx.kb, ctx.mg), ctx.mg)["mg"],
-                    "date": day(pick.stale.effective),
-                },
-            )
-        )
+        last = interpret_mg(pick.stale, ctx.kb, ctx.mg)
+        key = "mg-last-low" if last.state == "low" else "mg-last"
+        facts.append(Fact(key, {"value": mg_values(last, ctx.mg)["mg"], "date": day(pick.stale.effective), **values}))
     else:
         facts.append(Fact("mg-none", values))
     facts += [drug_fact(m, ctx.now) for m in digoxin]
@@ -588,7 +586,7 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
         (*urgent, "do-order-panel-dialysis" if ctx.renal.on_dialysis else "do-order-panel")[:3],
         tuple(facts),
         tuple(notes),
-        tests=panel(ctx),
+        tests=panel(ctx, "magnesium", "potassium", "calcium-ionised", "creatinine") if urgent else panel(ctx),
         values=values,
     )
 
