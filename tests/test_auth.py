@@ -358,7 +358,7 @@ def test_unsafe_security_configuration_stops_startup(config: dict[str, Any], mes
     ("doc", "message"),
     [
         ('{"issuers": [{"iss": "a"}]}', "give one of jwks or jwks_file, or jku"),
-        ('{"issuers": [{"iss": "a", "jwks": {"keys": []}, "jwks_file": "k.json"}]}', "give one of jwks or jwks_file"),
+        ('{"issuers": [{"iss": "a", "tenants": ["t"]}]}', "give one of jwks or jwks_file, or jku"),
         ('{"issuers": [{"iss": "a", "jku": ["https://x.org/j"], "secret": "s"}]}', "secret"),
         (
             '{"issuers": [{"iss": "a", "jku": ["https://x.org/j"]}, {"iss": "a", "jku": ["https://y.org/j"]}]}',
