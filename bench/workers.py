@@ -230,7 +230,7 @@ def report(results: dict[str, dict[str, Any]], smoke: bool) -> str:
     lines += [
         "",
         "sync workers: a request waiting on the FHIR server or a slow client holds a whole worker (one per",
-        "CPU), so everything else queues behind it; under sync the deadline is only checked between reads.",
+        "CPU), so everything else queues behind it (the deadline itself holds: the reads run in abandoned threads).",
         "gevent: waits park a greenlet; the FHIR deadline kills the fetching greenlets at the budget.",
         "",
     ]
