@@ -18,6 +18,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
     PORT=8080 \
+    METRICS_PORT=9090 \
+    METRICS_HOST=0.0.0.0 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin cds
 WORKDIR /app
@@ -29,6 +31,8 @@ COPY deploy/trusted-issuers.example.yaml deploy/cds-hooks-sandbox-jwks.json ./de
 # Fail the build if the knowledge base does not validate.
 RUN python -m service check-rules
 USER 10001:10001
+# 8080: the API (gevent workers, see gunicorn.conf.py). Prometheus /metrics listens on METRICS_PORT (9090),
+# for the pod network only: never publish it or route it through the Ingress.
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"]

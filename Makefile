@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (Python >= 3.11, pip, make):
 #   make run   — set up .venv and serve the API in local dev mode on http://127.0.0.1:8080
-#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman), then ruff, mypy, pytest
+#   make test  — set up .venv (+ Debian redis-server, chromium and wrk, npm newman and playwright-core), then
+#                ruff, mypy, pytest
 #   (make bench — the full benchmark against same-run floors, about 6 minutes; writes bench/RESULTS.md)
 #   (make models — regenerate service/core/fhir_models.py after changing fhirdata.USED_ELEMENTS)
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | 
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint samples clean system-deps lock bench models
+.PHONY: run test lint samples clean system-deps lock bench models vendor
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -30,8 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests run for real: redis-server (shared jti store), chromium (renders /docs) and
-# wrk (the HTTP load generator of bench/, run in smoke mode by the tests).
+# Debian packages the tests run for real: redis-server (shared jti store), chromium (renders /docs and
+# /playground) and wrk (the HTTP load generator of bench/, run in smoke mode by the tests).
 system-deps:
 	@missing=""; command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -40,7 +41,8 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
 
-# newman (npm) runs the Postman collection in the test suite; pinned by package-lock.json.
+# newman (npm) runs the Postman collection in the test suite, playwright-core drives chromium over /playground;
+# pinned by package-lock.json.
 node_modules/.bin/newman: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -55,6 +57,11 @@ bench: $(STAMP) system-deps
 # after changing USED_ELEMENTS or upgrading fhir.resources (tests/test_fhir_models.py fails until you do).
 models: $(STAMP)
 	$(BIN)/python tools/gen_fhir_models.py
+
+# Copy the playground's browser libraries (marked, DOMPurify) from node_modules into the package, where they
+# are committed: the service and its image serve them without npm (after changing their pins in package.json).
+vendor: $(STAMP) node_modules/.bin/newman
+	$(BIN)/python tools/vendor_playground.py
 
 samples: $(STAMP)
 	$(BIN)/python fhir_samples/make_requests.py

@@ -1,8 +1,15 @@
 """gunicorn settings for magnesium-cds (the Dockerfile and the tests run with this file).
 
 Environment: PORT (default 8080), HOST (default 0.0.0.0), WEB_CONCURRENCY (workers; default one per CPU:
-the work is CPU-bound — bench/RESULTS.md measured 2 workers faster than 3 on 2 cores, in throughput and
-p99 — and the FHIR fallback's waits are bounded by CDS_FHIR_TIMEOUT_SECONDS; scale out with replicas).
+the CDS work itself is CPU-bound — bench/RESULTS.md measured 2 workers faster than 3 on 2 cores),
+GUNICORN_WORKER_CLASS (default gevent; "sync" is the former model, kept for the benchmark comparison),
+GUNICORN_WORKER_CONNECTIONS (connections one gevent worker serves at once, default 256), METRICS_PORT
+(Prometheus /metrics on its own listener, not the public port; unset: no metrics listener) and
+METRICS_HOST (default 127.0.0.1; the image sets 0.0.0.0 so Prometheus can scrape the pod).
+
+Why gevent (README "Deploy", bench/WORKERS.md): waits on a slow EHR and slow clients (dribbled headers or
+bodies) park a greenlet instead of a whole worker, so they cannot block other requests; the FHIR deadline
+is enforced by killing the fetching greenlets. CPU-bound throughput stays that of sync workers.
 """
 
 import multiprocessing
@@ -10,12 +17,22 @@ import os
 import shutil
 import tempfile
 
+from service.gunicorn_logging import install_json_errors
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104 (container)
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = "sync"
-timeout = 30  # a worker stuck longer than this is killed and replaced
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "256"))
+timeout = 30  # a worker stuck longer than this (CPU-bound, not waiting) is killed and replaced
 graceful_timeout = 20  # SIGTERM: finish in-flight requests (Kubernetes gives 30 s by default)
-keepalive = 5
+# One request per connection, as sync workers always did: a connection is then accepted by whichever worker
+# is free, so CPU-bound requests spread over the workers. With keep-alive a gevent worker keeps serving the
+# connections it accepted while another worker may sit idle (the benchmark showed half the throughput).
+keepalive = 0
+# Request line and header limits (gunicorn answers 414 / 431 / 400 itself, as OperationOutcome JSON).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 max_requests = 20000  # recycle workers now and then, with jitter so they do not restart together
 max_requests_jitter = 2000
 # Worker heartbeat files in memory, off the (read-only) root filesystem; /dev/shm is a tmpfs, not shared data.
@@ -26,6 +43,7 @@ accesslog = "-"
 errorlog = "-"
 logger_class = "service.gunicorn_logging.JsonLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+install_json_errors()
 
 # Prometheus multiprocess mode: one metrics directory per server. It must exist before any process imports
 # the app (gunicorn may import it in the master too), so create it now, then empty it in on_starting.
@@ -38,6 +56,20 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+
+
+def when_ready(server):
+    # /metrics (merged across workers) from the master, on its own port: never reachable through the
+    # public Service or Ingress, and still answering when every worker is busy.
+    port = os.environ.get("METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server  # noqa: PLC0415
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=os.environ.get("METRICS_HOST", "127.0.0.1"), registry=registry)
+    server.log.info("metrics on http://%s:%s/metrics", os.environ.get("METRICS_HOST", "127.0.0.1"), port)
 
 
 def child_exit(server, worker):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from flask import Blueprint, Response, request, send_file, send_from_directory
+from flask import Blueprint, Response, g, request, send_file, send_from_directory
 from marshmallow import ValidationError
 
 from . import events
@@ -22,7 +21,6 @@ from .core.pipeline import run, run_orders
 from .errors import operation_outcome
 from .fhirclient import gather_prefetch
 from .jsonio import json_response, read_json
-from .observability import metrics_response
 from .schemas import CONTEXT_SCHEMAS, feedback_schema, flatten_errors, hook_request_schema
 from .state import current_state
 from .version import __version__
@@ -44,7 +42,7 @@ VERSION_EXTENSION = "magnesium-cds.versions"
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return json_response({"status": "ok", "pid": os.getpid()})
+    return json_response({"status": "ok"})
 
 
 @bp.get("/readyz")
@@ -62,12 +60,6 @@ def readyz() -> Response:
         problem = Problem(None, "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()), "transient")
         return json_response(operation_outcome([problem]), 503)
     return json_response({"status": "ready", "checks": checks, "version": __version__})
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    """Prometheus metrics (merged across gunicorn workers)."""
-    return metrics_response()
 
 
 @bp.get("/openapi.yaml")
@@ -126,10 +118,10 @@ def call_service(service_id: str) -> Response:
         judged, all_drafts = drafts_from_context(context, service.hook, state.extractor)
         if not any(set(d.classes) & ORDER_JUDGED_CLASSES for d in judged):
             return json_response({"cards": []})  # nothing to judge: no data needed, nothing fetched
-        entries = gather_prefetch(service, envelope, context, state.fhir)
+        entries = gather_prefetch(service, envelope, context, state.fhir, g.get("started"))
         outcome = run_orders(entries, context["patientId"], judged, all_drafts, **_core_args())
     else:
-        entries = gather_prefetch(service, envelope, context, state.fhir)
+        entries = gather_prefetch(service, envelope, context, state.fhir, g.get("started"))
         outcome = run(entries, context["patientId"], **_core_args())
     events.cards_issued(service.id, str(envelope["hookInstance"]), outcome.cards)
     return json_response({"cards": [c.to_json() for c in outcome.cards]})
@@ -234,14 +226,14 @@ def catalogue(kb: KnowledgeBase) -> dict[str, Any]:
             {
                 "topic": k.topic,
                 "title": k.title,
-                "indicators": sorted(k.summaries),
-                "source": cite([k.source])[0],
-                "statements": [
-                    {"id": sid, "text": kb.statements[sid].text, "sources": cite(kb.statements[sid].sources)}
-                    for sid in dict.fromkeys([*k.statements, *(s for ss in k.statements_when.values() for s in ss)])
-                ],
+                "summaryParts": dict(k.summary),
+                **({"source": cite([k.source])[0]} if k.source else {}),
+                "links": cite(list(k.links)),
             }
             for k in kb.cards.values()
+        ],
+        "statements": [
+            {"id": st.id, "text": st.text, "sources": cite(list(st.sources))} for st in kb.statements.values()
         ],
         "valueSets": [
             {

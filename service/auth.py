@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +41,10 @@ class AuthError(CDSError):
         super().__init__(reason)
         self.reason = reason
         self.context = context
+
+
+class ReplayStoreUnavailable(CDSError):
+    """Raised when the shared jti store cannot be asked (→ 503): without it, replays cannot be refused."""
 
 
 class ConfigurationError(CDSError):
@@ -201,34 +207,94 @@ class ReplayStore(Protocol):
 
 
 class MemoryReplayStore:
-    """jti store for one process (one gunicorn worker); use Redis when there are several."""
+    """jti store for one process (one gunicorn worker); use Redis when there are several.
+
+    O(1) amortised: a dict for lookups and a queue in insertion order; each call drops the expired keys at
+    the head of the queue. Token lifetimes are capped (CDS_JWT_MAX_LIFETIME_SECONDS), so no key outlives
+    the cap by more than the leeway and the queue never holds more than that window of jtis.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._seen: dict[str, float] = {}
+        self._order: deque[tuple[float, str]] = deque()
         self._lock = threading.Lock()
         self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def first_use(self, key: str, ttl: float) -> bool:
         now = self._clock()
         with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: v for k, v in self._seen.items() if v > now}
-            if self._seen.get(key, 0) > now:
+            order, seen = self._order, self._seen
+            while order and order[0][0] <= now:
+                expiry, old = order.popleft()
+                if seen.get(old) == expiry:
+                    del seen[old]
+            if seen.get(key, 0) > now:
                 return False
-            self._seen[key] = now + ttl
+            seen[key] = now + ttl
+            order.append((now + ttl, key))
             return True
 
 
 class RedisReplayStore:
-    """jti store shared by every worker and replica: SET key NX EX (atomic)."""
+    """jti store shared by every worker and replica: SET key NX EX (atomic).
 
-    def __init__(self, url: str) -> None:
+    Fails fast and closed: short socket timeouts and no client-side retries, so an unreachable or hung
+    Redis turns into ReplayStoreUnavailable (→ 503) well within a second; after a failure the store is
+    not asked again for `cooldown` seconds (requests get 503 at once), then it is tried again, so the
+    service recovers by itself when Redis is back. Failures are logged at most once per `log_every` s.
+    """
+
+    def __init__(
+        self, url: str, timeout: float = 0.3, cooldown: float = 0.5, log_every: float = 10.0, name: str = "Redis"
+    ) -> None:
         import redis  # noqa: PLC0415 (only deployments that configure Redis need the client loaded)
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self.cooldown = cooldown
+        self.log_every = log_every
+        self.name = name
+        self._down_until = 0.0
+        self._last_log = -math.inf
+        self._suppressed = 0
+        self._lock = threading.Lock()
 
     def first_use(self, key: str, ttl: float) -> bool:
-        return bool(self._redis.set(f"magnesium-cds:jti:{key}", 1, nx=True, ex=max(1, int(ttl) + 1)))
+        if time.monotonic() < self._down_until:
+            self._failed(None)
+        try:
+            return bool(self._redis.set(f"magnesium-cds:jti:{key}", 1, nx=True, ex=max(1, math.ceil(ttl) + 1)))
+        except self._errors as exc:
+            self._down_until = time.monotonic() + self.cooldown
+            self._failed(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self, exc: BaseException | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if exc is not None and now - self._last_log >= self.log_every:
+                log.error(
+                    "replay store (%s) unavailable: %s; CDS calls answer 503 until it is back%s",
+                    self.name,
+                    type(exc).__name__,
+                    f" ({self._suppressed} more failures since the last report)" if self._suppressed else "",
+                    extra={"fields": {"replayStore": "unavailable", "error": type(exc).__name__}},
+                )
+                self._last_log, self._suppressed = now, 0
+            else:
+                self._suppressed += 1
+        raise ReplayStoreUnavailable(f"the replay store ({self.name}) is unavailable")
 
     def ping(self) -> bool:
         try:
@@ -243,11 +309,19 @@ class RedisReplayStore:
 class Authenticator:
     """Validates CDS client JWTs against the trusted issuers."""
 
-    def __init__(self, issuers: Mapping[str, Issuer], jwks: JwksCache, replay: ReplayStore, leeway: float) -> None:
+    def __init__(
+        self,
+        issuers: Mapping[str, Issuer],
+        jwks: JwksCache,
+        replay: ReplayStore,
+        leeway: float,
+        max_lifetime: float = 300.0,
+    ) -> None:
         self.issuers = issuers
         self.jwks = jwks
         self.replay = replay
         self.leeway = leeway
+        self.max_lifetime = max_lifetime
 
     def authenticate(self, authorization: str | None, audience: str, now: datetime) -> dict[str, Any]:
         """The verified claims of the request's bearer JWT for `audience` at `now`; AuthError otherwise."""
@@ -305,13 +379,13 @@ class Authenticator:
 
     def _key(self, issuer: Issuer, header: Mapping[str, Any], kid: str) -> Any:
         jku = header.get("jku")
+        if jku is not None and jku not in issuer.jku:
+            # Refused, never fetched: a token must not choose where its keys come from (S-09) — also when
+            # the issuer's keys were exchanged out-of-band (then no jku is allowlisted at all).
+            raise AuthError("jku not allowlisted", iss=issuer.iss, jku=jku)
         if issuer.keys:
-            # Keys exchanged out-of-band: a jku header is informational and never fetched.
             found = issuer.keys.get(kid)
         else:
-            if jku is not None and jku not in issuer.jku:
-                # Never fetched: a token must not choose where its own keys come from (S-09).
-                raise AuthError("jku not allowlisted", iss=issuer.iss, jku=jku)
             urls = [jku] if jku else list(issuer.jku)
             found = next((k for url in urls if (k := self.jwks.key(url, kid)) is not None), None)
         if found is None:
@@ -324,12 +398,18 @@ class Authenticator:
     def _check_times(self, claims: Mapping[str, Any], now: datetime, iss: str) -> None:
         moment = now.timestamp()
         for name in ("exp", "iat"):
-            if not isinstance(claims.get(name), int | float) or isinstance(claims.get(name), bool):
+            value = claims.get(name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
                 raise AuthError(f"{name} is not a number", iss=iss)
+        nbf = claims.get("nbf")
+        if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool) or not math.isfinite(nbf)):
+            raise AuthError("nbf is not a number", iss=iss)
+        cap = self.max_lifetime + self.leeway
+        if claims["exp"] - claims["iat"] > cap or claims["exp"] - moment > cap:
+            raise AuthError("lifetime longer than allowed", iss=iss, jti=claims.get("jti"))
         if claims["exp"] <= moment - self.leeway:
             raise AuthError("expired", iss=iss, jti=claims.get("jti"))
         if claims["iat"] > moment + self.leeway:
             raise AuthError("issued in the future", iss=iss, jti=claims.get("jti"))
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and nbf > moment + self.leeway:
+        if nbf is not None and nbf > moment + self.leeway:
             raise AuthError("not yet valid", iss=iss, jti=claims.get("jti"))

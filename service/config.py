@@ -22,15 +22,18 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_CONNECT_TIMEOUT_SECONDS": 0.5,
     "FHIR_MAX_PAGES": 5,  # searchset pages followed per prefetch key
     "FHIR_MAX_RESPONSE_BYTES": 20 * 1024 * 1024,
+    "FHIR_MAX_TOTAL_BYTES": 10 * 1024 * 1024,  # all FHIR answers of one hook call (keys and pages) together
     "AUTH_MODE": "jwt",  # jwt: every CDS call needs a client JWT; off: local development only
     "PUBLIC_BASE_URL": None,  # the service's public URL; JWT aud must be {this}{path}
     "TRUSTED_ISSUERS_FILE": None,  # JSON/YAML allowlist of CDS clients and their keys
     "JWT_LEEWAY_SECONDS": 30,  # clock skew tolerated on exp / iat / nbf
+    "JWT_MAX_LIFETIME_SECONDS": 300,  # exp - iat and exp - now may not exceed this (+ leeway)
     "JWKS_CACHE_SECONDS": 3600,  # how long a JWK Set fetched from a jku URL is used
     "JWKS_MIN_REFRESH_SECONDS": 60,  # earliest re-fetch of a JWK Set on an unknown kid
     "JKU_ALLOW_HTTP": False,  # allow http:// jku URLs (tests only)
     "REDIS_URL": None,  # shared jti store for several workers/replicas (default: per process)
     "CORS_ORIGINS": [],  # browser origins allowed to call the service ("*" only with AUTH_MODE=off)
+    "PLAYGROUND": None,  # serve GET /playground; default: on with AUTH_MODE=off, off with jwt
 }
 
 
@@ -57,10 +60,16 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     _check(app, "FHIR_CONNECT_TIMEOUT_SECONDS", (int, float), lambda v: 0 < v <= 30)
     _check(app, "FHIR_MAX_PAGES", int, lambda v: v >= 1)
     _check(app, "FHIR_MAX_RESPONSE_BYTES", int, lambda v: v > 0)
+    _check(app, "FHIR_MAX_TOTAL_BYTES", int, lambda v: v > 0)
     fixed = app.config["FIXED_NOW"]
     if fixed is not None and not isinstance(fixed, datetime):
         app.config["FIXED_NOW"] = parse_instant(str(fixed))
     _check_security(app)
+    playground = app.config["PLAYGROUND"]
+    if playground is None:
+        app.config["PLAYGROUND"] = app.config["AUTH_MODE"] == "off"
+    elif not isinstance(playground, bool):
+        raise ConfigError(f"CDS_PLAYGROUND must be true or false, got {playground!r}")
 
 
 def _check_security(app: Flask) -> None:
@@ -69,6 +78,7 @@ def _check_security(app: Flask) -> None:
         raise ConfigError(f"CDS_AUTH_MODE must be jwt or off, got {config['AUTH_MODE']!r}")
     for key in ("JWT_LEEWAY_SECONDS", "JWKS_CACHE_SECONDS", "JWKS_MIN_REFRESH_SECONDS"):
         _check(app, key, (int, float), lambda v: 0 <= v <= 86400)
+    _check(app, "JWT_MAX_LIFETIME_SECONDS", (int, float), lambda v: 0 < v <= 86400)
     _check(app, "JKU_ALLOW_HTTP", bool, lambda v: True)
     origins = config["CORS_ORIGINS"]
     if isinstance(origins, str):
@@ -102,6 +112,7 @@ def fhir_settings(config: Mapping[str, Any]) -> FhirSettings:
         connect_timeout=float(config["FHIR_CONNECT_TIMEOUT_SECONDS"]),
         max_pages=config["FHIR_MAX_PAGES"],
         max_response_bytes=config["FHIR_MAX_RESPONSE_BYTES"],
+        max_total_bytes=config["FHIR_MAX_TOTAL_BYTES"],
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .auth import AuthError
+from .auth import AuthError, ReplayStoreUnavailable
 from .core.errors import (
     CallerError,
     InvalidRequest,
@@ -56,10 +56,37 @@ def register(app: Flask) -> None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="magnesium-cds"'
         return response
 
+    @app.errorhandler(ReplayStoreUnavailable)
+    def _replay_store(exc: ReplayStoreUnavailable) -> Response:
+        # Fail closed: without the jti store a replayed token could not be told apart. The store logs
+        # (rate-limited) itself; the response names it so the EHR's operators know what is down.
+        problem = Problem(
+            None,
+            f"Service unavailable: {exc}; replayed tokens cannot be refused, so no call is accepted. Retry later.",
+            "transient",
+        )
+        response = json_response(operation_outcome([problem]), 503)
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(CallerError)
     def _caller(exc: CallerError) -> Response:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        # An expected failure: one line, no stack trace, no request data beyond the problem codes.
+        log.info(
+            "request refused: HTTP %d %s",
+            status,
+            type(exc).__name__,
+            extra={"fields": {"status": status, "issues": sorted({p.code for p in exc.problems})}},
+        )
         return json_response(operation_outcome(exc.problems), status)
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        # Safety net behind jsonio's depth limit: never a 500 and a 100 KB stack trace for deep input.
+        log.warning("request refused: HTTP 400 input nested too deeply", extra={"fields": {"status": 400}})
+        problem = Problem(None, "The request is nested too deeply to be processed.", "too-costly")
+        return json_response(operation_outcome([problem]), 400)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -19,51 +19,48 @@ from fhir.resources.R4B.valueset import ValueSet as FhirValueSet
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from pydantic import ValidationError as PydanticValidationError
 
-from .core.cards import template_fields
 from .core.errors import RulesError
 from .core.knowledge import (
-    CARD_PLACEHOLDERS,
     CONDITION_CLASSES,
-    FINDING_CODES,
-    INLINE_PLACEHOLDERS,
     MEDICATION_CLASSES,
-    MG_STATUS_CARDS,
+    NAME_ONLY_CLASSES,
     OBSERVATION_NAME_CLASSES,
     ORDERABLE_VALUESETS,
-    PHRASE_PLACEHOLDERS,
+    QUALIFIER_CLASSES,
     REQUIRED_CARDS,
     REQUIRED_CONSTANTS,
+    REQUIRED_FACTS,
+    REQUIRED_STATEMENTS,
+    REQUIRED_SUMMARY_PARTS,
+    REQUIRED_TESTS,
     REQUIRED_THRESHOLDS,
     REQUIRED_VALUESETS,
+    ROUTE_CLASSES,
+    TEXT_PLACEHOLDERS,
     Band,
     CardKind,
     Citation,
     DeleteSuggestionDef,
     KnowledgeBase,
+    LabTest,
     MatcherDef,
     ServiceDef,
     Statement,
-    SuggestionDef,
     Threshold,
     ValueSet,
     normalise_code,
 )
-from .core.model import INDICATORS, MAX_SUMMARY_CHARS, Coding
+from .core.model import MAX_SUMMARY_CHARS, Coding
+from .core.text import clip
+from .core.text import fields as template_fields
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 VERIFICATION_EXT = "urn:magnesium-cds:extension:verification"
 ACCEPTED_VERIFICATION = frozenset({"V1", "V2"})  # UNVERIFIED codes are never added as codes
-# Every magnesium-status card must carry the "serum may not reflect total body stores" statement.
-MG_CARD_REQUIRED_STATEMENT = "serum-not-total-body"
-# Phrases the card code looks up by key (engine reasons and signal codes).
-REQUIRED_PHRASES = {
-    "mg-supplement-safety": ("egfr-contraindication", "egfr-caution", "mg-high", "interacting-drug", "egfr-unknown"),
-    "leg-differential": ("pad", "venous-insufficiency", "neuropathy", "radiculopathy", "dehydration", "statin", "ckd"),
-    "order-mg-wasting-drug": ("mg-low", "digoxin", "mg-unknown"),
-    "order-mg-supplement": ("egfr-contraindication", "egfr-caution", "mg-high", "interacting-drug", "egfr-unknown"),
-}
+# Widest value a placeholder can take in a summary (cards.SUMMARY_VALUE_MAX), to prove summaries fit.
+SUMMARY_VALUE_MAX = 48
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="must be a lower-case id (a-z, 0-9, -)")
-_FHIR_TYPES = ("Patient", "Observation", "MedicationStatement", "MedicationRequest", "Condition")
+_FHIR_TYPES = ("Patient", "Observation", "MedicationStatement", "MedicationRequest", "Condition", "Procedure")
 
 
 class _Strict(Schema):
@@ -78,8 +75,10 @@ class ManifestSchema(_Strict):
 
 class CitationSchema(_Strict):
     label = fields.String(required=True, validate=validate.Length(min=1))
+    short = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
     url = fields.Url(load_default=None)
     evidence = fields.String(load_default=None)
+    on_cards = fields.Boolean(load_default=True)
 
 
 class CitationsSchema(_Strict):
@@ -115,12 +114,10 @@ class StatementsSchema(_Strict):
     statements = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(StatementSchema), required=True)
 
 
-class SuggestionSchema(_Strict):
-    label = fields.String(required=True, validate=validate.Length(min=1))
-    description = fields.String(required=True, validate=validate.Length(min=1))
-    system = fields.String(required=True)
+class LabTestSchema(_Strict):
     code = fields.String(required=True)
-    display = fields.String(required=True)
+    display = fields.String(required=True, validate=validate.Length(min=1))
+    short = fields.String(required=True, validate=validate.Length(min=1, max=20))
 
 
 class DeleteSuggestionSchema(_Strict):
@@ -144,33 +141,33 @@ class MatchersSchema(_Strict):
     observation_names = fields.Dict(
         keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True
     )
+    routes = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True)
+    qualifiers = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(MatcherSchema), required=True)
 
 
 class CardKindSchema(_Strict):
     title = fields.String(required=True, validate=validate.Length(min=1))
-    summaries = fields.Dict(
-        keys=fields.String(validate=validate.OneOf((*INDICATORS, "default"))),
+    summary = fields.Dict(
+        keys=fields.String(validate=_ID),
         values=fields.String(validate=validate.Length(min=1)),
         required=True,
         validate=validate.Length(min=1),
     )
-    detail = fields.String(required=True)
-    statements = fields.List(fields.String(), required=True)
-    source = fields.String(required=True)
-    links = fields.List(fields.String(), load_default=list)
+    source = fields.String(load_default=None)
+    links = fields.List(fields.String(), load_default=list, validate=validate.Length(max=2))
     override_reasons = fields.List(fields.String(), load_default=list)
-    statements_when = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=dict)
-    suggestion = fields.Nested(SuggestionSchema, load_default=None)
     delete_suggestion = fields.Nested(DeleteSuggestionSchema, load_default=None)
-    phrases = fields.Dict(
-        keys=fields.String(), values=fields.String(validate=validate.Length(min=1)), load_default=dict
-    )
 
 
 class CardsSchema(_Strict):
     override_reason_system = fields.String(required=True, validate=validate.Length(min=1))
-    cards = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(CardKindSchema), required=True)
     override_reasons = fields.Dict(keys=fields.String(validate=_ID), values=fields.String(), required=True)
+    order_label = fields.String(required=True, validate=validate.Length(min=1))
+    tests = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(LabTestSchema), required=True)
+    facts = fields.Dict(
+        keys=fields.String(validate=_ID), values=fields.String(validate=validate.Length(min=1)), required=True
+    )
+    cards = fields.Dict(keys=fields.String(validate=_ID), values=fields.Nested(CardKindSchema), required=True)
 
 
 class PrefetchSchema(_Strict):
@@ -206,7 +203,8 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
     valuesets = _load_valuesets(root / "valuesets")
 
     citations = {
-        cid: Citation(cid, c["label"], c["url"], c["evidence"]) for cid, c in citations_doc["citations"].items()
+        cid: Citation(cid, c["label"], c["url"], c["evidence"], c["short"], c["on_cards"])
+        for cid, c in citations_doc["citations"].items()
     }
     check = _Checker(citations)
 
@@ -219,17 +217,26 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
     statements = {}
     for sid, s in statements_doc["statements"].items():
         check.sources(s["sources"], "statements.yaml", f"statements.{sid}.sources")
+        _check_placeholders(s["text"], f"statements.yaml: statements.{sid}.text")
         statements[sid] = Statement(sid, " ".join(s["text"].split()), tuple(s["sources"]))
+    check.required(statements, REQUIRED_STATEMENTS, "statements.yaml", "statements")
 
     check.required(valuesets, REQUIRED_VALUESETS, "valuesets/", "ValueSet.id")
-    cards = _cards(cards_doc, statements, valuesets, check)
+    cards = _cards(cards_doc, valuesets, check)
     check.required(cards, REQUIRED_CARDS, "cards.yaml", "cards")
+    facts = dict(cards_doc["facts"])
+    for key, template in facts.items():
+        _check_placeholders(template, f"cards.yaml: facts.{key}")
+    check.required(facts, REQUIRED_FACTS, "cards.yaml", "facts")
+    tests = _tests(cards_doc["tests"], valuesets)
     services = _services(services_doc["services"], valuesets)
     medications = _matchers(matchers_doc["medications"], "medications", MEDICATION_CLASSES, valuesets)
     conditions = _matchers(matchers_doc["conditions"], "conditions", CONDITION_CLASSES, valuesets)
     observation_names = _matchers(
         matchers_doc["observation_names"], "observation_names", OBSERVATION_NAME_CLASSES, valuesets
     )
+    routes = _matchers(matchers_doc["routes"], "routes", ROUTE_CLASSES, valuesets)
+    qualifiers = _matchers(matchers_doc["qualifiers"], "qualifiers", QUALIFIER_CLASSES, valuesets)
 
     return KnowledgeBase(
         version=manifest["version"],
@@ -245,6 +252,11 @@ def load_knowledge_base(rules_dir: Path | str | None = None) -> KnowledgeBase:
         medications=medications,
         conditions=conditions,
         observation_names=observation_names,
+        routes=routes,
+        qualifiers=qualifiers,
+        facts=facts,
+        tests=tests,
+        order_label=cards_doc["order_label"],
     )
 
 
@@ -320,77 +332,56 @@ def _bands(doc: list[Mapping[str, Any]], check: _Checker) -> tuple[Band, ...]:
     return tuple(bands)
 
 
-def _cards(
-    doc: Mapping[str, Any],
-    statements: Mapping[str, Statement],
-    valuesets: Mapping[str, ValueSet],
-    check: _Checker,
-) -> dict[str, CardKind]:
+def _cards(doc: Mapping[str, Any], valuesets: Mapping[str, ValueSet], check: _Checker) -> dict[str, CardKind]:
     reasons = doc["override_reasons"]
     system = doc["override_reason_system"]
     cards = {}
     for topic, c in doc["cards"].items():
         where = f"cards.yaml: cards.{topic}"
-        check.sources([c["source"], *c["links"]], "cards.yaml", f"cards.{topic}.source/links")
-        _check_card_statements(topic, c, statements, where)
-        _check_card_templates(topic, c, where)
+        check.sources(
+            [*([c["source"]] if c["source"] else []), *c["links"]], "cards.yaml", f"cards.{topic}.source/links"
+        )
         for rid in c["override_reasons"]:
             if rid not in reasons:
                 raise RulesError(f"{where}.override_reasons: unknown reason {rid!r}")
-        suggestion = None
-        if c["suggestion"] is not None:
-            sg = c["suggestion"]
-            if not any(valuesets[v].match(sg["system"], sg["code"]) == "code" for v in ORDERABLE_VALUESETS):
-                raise RulesError(
-                    f"{where}.suggestion.code: {sg['code']} is not in an orderable value set "
-                    f"({', '.join(ORDERABLE_VALUESETS)})"
-                )
-            suggestion = SuggestionDef(sg["label"], sg["description"], sg["system"], sg["code"], sg["display"])
+        missing = sorted(REQUIRED_SUMMARY_PARTS.get(topic, frozenset()) - set(c["summary"]))
+        if missing:
+            raise RulesError(f"{where}.summary: missing part(s) {', '.join(missing)}")
+        for part, template in c["summary"].items():
+            _check_placeholders(template, f"{where}.summary.{part}")
+            _check_summary_length(template, f"{where}.summary.{part}")
         delete = c["delete_suggestion"]
         cards[topic] = CardKind(
             topic=topic,
             title=c["title"],
-            summaries=dict(c["summaries"]),
-            detail=c["detail"],
-            statements=tuple(c["statements"]),
+            summary=dict(c["summary"]),
             source=c["source"],
             links=tuple(c["links"]),
             override_reasons=tuple(Coding(system, rid, reasons[rid]) for rid in c["override_reasons"]),
-            statements_when={k: tuple(v) for k, v in c["statements_when"].items()},
-            suggestion=suggestion,
-            phrases=dict(c["phrases"]),
             delete_suggestion=DeleteSuggestionDef(delete["label"], delete["description"]) if delete else None,
         )
     return cards
 
 
-def _check_card_statements(topic: str, c: Mapping[str, Any], statements: Mapping[str, Statement], where: str) -> None:
-    conditional = [sid for sids in c["statements_when"].values() for sid in sids]
-    for sid in [*c["statements"], *conditional]:
-        if sid not in statements:
-            raise RulesError(f"{where}.statements: unknown statement {sid!r}")
-    unknown_codes = sorted(set(c["statements_when"]) - FINDING_CODES)
-    if unknown_codes:
-        raise RulesError(f"{where}.statements_when: unknown finding code(s) {', '.join(unknown_codes)}")
-    if topic in MG_STATUS_CARDS and MG_CARD_REQUIRED_STATEMENT not in c["statements"]:
-        raise RulesError(f"{where}.statements: magnesium cards must include {MG_CARD_REQUIRED_STATEMENT!r}")
+def _tests(doc: Mapping[str, Any], valuesets: Mapping[str, ValueSet]) -> dict[str, LabTest]:
+    missing = sorted(REQUIRED_TESTS - set(doc))
+    if missing:
+        raise RulesError(f"cards.yaml: tests: missing {', '.join(missing)}")
+    out = {}
+    for tid, t in doc.items():
+        if not any(valuesets[v].match("http://loinc.org", t["code"]) == "code" for v in ORDERABLE_VALUESETS):
+            orderable = ", ".join(ORDERABLE_VALUESETS)
+            raise RulesError(
+                f"cards.yaml: tests.{tid}.code: {t['code']} is not in an orderable value set ({orderable})"
+            )
+        out[tid] = LabTest(tid, t["code"], t["display"], t["short"])
+    return out
 
 
-def _check_card_templates(topic: str, c: Mapping[str, Any], where: str) -> None:
-    for key, template in [*((f"summaries.{k}", v) for k, v in c["summaries"].items()), ("detail", c["detail"])]:
-        allowed = INLINE_PLACEHOLDERS if key.startswith("summaries.") else CARD_PLACEHOLDERS
-        unknown = template_fields(template) - allowed
-        if unknown:
-            raise RulesError(f"{where}.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-        if key.startswith("summaries."):
-            _check_summary_length(template, f"{where}.{key}")
-    for key, phrase in c["phrases"].items():
-        unknown = template_fields(phrase) - PHRASE_PLACEHOLDERS
-        if unknown:
-            raise RulesError(f"{where}.phrases.{key}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-    missing_phrases = sorted(set(REQUIRED_PHRASES.get(topic, ())) - set(c["phrases"]))
-    if missing_phrases:
-        raise RulesError(f"{where}.phrases: missing {', '.join(missing_phrases)}")
+def _check_placeholders(template: str, where: str) -> None:
+    unknown = template_fields(template) - TEXT_PLACEHOLDERS
+    if unknown:
+        raise RulesError(f"{where}: unknown placeholder(s) {', '.join(sorted(unknown))}")
 
 
 def _matchers(
@@ -404,6 +395,8 @@ def _matchers(
         where = f"matchers.yaml: {section}.{cid}"
         if m["valueset"] is not None and m["valueset"] not in valuesets:
             raise RulesError(f"{where}.valueset: unknown value set {m['valueset']!r}")
+        if m["valueset"] is None and section in ("medications", "conditions") and cid not in NAME_ONLY_CLASSES:
+            raise RulesError(f"{where}.valueset: required (only the name-only classes may match by name alone)")
         for i, pattern in enumerate(m["patterns"]):
             try:
                 re.compile(pattern)
@@ -425,28 +418,34 @@ def _matchers(
     return out
 
 
-# Longest values each inline placeholder can take on a card (service.core.cards caps the free-text ones),
-# to prove summaries stay under 140 characters.
+# Values with a known width (numbers, dates, units, flags); free text (drug names) is clipped at
+# SUMMARY_VALUE_MAX by the composer. "< 9.99 mg/dL (< 9.99 mmol/L)" is the widest magnesium value.
 _WIDEST = {
-    "mmol": "99.99",
-    "mgdl": "999.99",
-    "meq": "99.99",
-    "date": "2026-12-31",
-    "loinc": "12345-6",
-    "lab_range": "x" * 24,
-    "band": "x" * 40,
-    "status_phrase": "x" * 40,
-    "lookback": "12 months",
-    "signals_short": "x" * 60,
-    "drafts_short": "x" * 40,
-    "reason_short": "x" * 80,
+    "mg": 34,
+    "flag": 5,
+    "lookback": 10,
+    "mg_date": 10,
+    "date": 10,
+    "k_value": 4,
+    "k_date": 10,
+    "obs_low": 4,
+    "obs_high": 4,
+    "ul": 3,
+    "value": 10,
+    "unit": 16,
+    "score": 2,
+    "age": 3,
 }
 
 
 def _check_summary_length(template: str, where: str) -> None:
-    filled = template.format_map(_WIDEST)
+    """Every summary part must fit on its own, filled with the widest value any placeholder can take."""
+    widest = {name: "x" * _WIDEST.get(name, SUMMARY_VALUE_MAX) for name in TEXT_PLACEHOLDERS}
+    filled = clip(template.format_map(widest), 10_000)
     if len(filled) >= MAX_SUMMARY_CHARS:
-        raise RulesError(f"{where}: summary can reach {len(filled)} characters; it must stay under {MAX_SUMMARY_CHARS}")
+        raise RulesError(
+            f"{where}: summary part can reach {len(filled)} characters; it must stay under {MAX_SUMMARY_CHARS}"
+        )
 
 
 def _load_valuesets(folder: Path) -> dict[str, ValueSet]:

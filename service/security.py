@@ -28,7 +28,11 @@ def build_authenticator(config: Any) -> Authenticator | None:
         allow_http=config["JKU_ALLOW_HTTP"],
     )
     return Authenticator(
-        load_issuers(config["TRUSTED_ISSUERS_FILE"]), jwks, replay, float(config["JWT_LEEWAY_SECONDS"])
+        load_issuers(config["TRUSTED_ISSUERS_FILE"]),
+        jwks,
+        replay,
+        float(config["JWT_LEEWAY_SECONDS"]),
+        max_lifetime=float(config["JWT_MAX_LIFETIME_SECONDS"]),
     )
 
 

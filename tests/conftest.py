@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,9 @@ class LiveService:
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Prometheus metrics: the master's own listener, never the public port (gunicorn.conf.py).
+        self.metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
+        env = {"METRICS_PORT": self.metrics_url.rsplit(":", 1)[1].split("/")[0], **env}
         self.log = ROOT / ".pytest_cache" / f"gunicorn-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", *gunicorn_command(f"127.0.0.1:{self.port}", workers)]
@@ -92,9 +95,9 @@ class LiveService:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited early:\n{self.log.read_text()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting on a busy machine
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become ready:\n{self.log.read_text()}")
 
@@ -131,9 +134,10 @@ def topics(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 class FhirTestServer:
-    """tests/fhir_server.py in its own process on 127.0.0.1, serving fhir_samples and the Synthea records."""
+    """tests/fhir_server.py in its own process on 127.0.0.1, serving fhir_samples and the Synthea records
+    (or the files and folders given as `data`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, data: Sequence[Path] = ()) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         self.control_url = f"http://127.0.0.1:{self.port}/__control"
@@ -143,10 +147,7 @@ class FhirTestServer:
             str(ROOT / "tests" / "fhir_server.py"),
             "--port",
             str(self.port),
-            "--data",
-            str(SAMPLES),
-            "--data",
-            str(SHARED / "data" / "synthea"),
+            *(arg for path in (data or (SAMPLES, SHARED / "data" / "synthea")) for arg in ("--data", str(path))),
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -2,10 +2,13 @@
 
     python tests/fhir_server.py --port 8090 --data fhir_samples --data ../shared/data/synthea
 
-Serves `GET {base}/{Type}/{id}` and `GET {base}/{Type}?…` with the search parameters the service's
-prefetch templates use: `patient`/`subject`, `code` (token list, `system|code` or `code`), `status`,
-`clinical-status`, `_count` and paging through `next` links (`_getpagesoffset`). Bundles on disk are
-loaded like a transaction: `urn:uuid:` references become `Type/id`.
+Serves `GET {base}/metadata` (a CapabilityStatement, FHIR 4.0.1), `GET {base}/{Type}/{id}`, and searches —
+`GET {base}/{Type}?…` or `POST {base}/{Type}/_search` (form-encoded body, merged with the query string, as
+the CDS Hooks sandbox sends its prefetch) — with the search parameters the service's prefetch templates use:
+`patient`/`subject`, `code` (token list, `system|code` or `code`), `status`, `clinical-status`, `_count` and
+paging through `next` links (`_getpagesoffset`). Bundles on disk are loaded like a transaction: `urn:uuid:`
+references become `Type/id`. Browsers may call it from any origin: every answer carries
+`Access-Control-Allow-Origin: *` and CORS preflight (`OPTIONS`) is answered.
 
 Test controls (never part of FHIR): `PUT /__control` with a JSON object — `delay` (seconds before every
 answer), `token` (required bearer token: 401 without it), `fail` ({Type: HTTP status} answered with an
@@ -111,8 +114,20 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(data)
+
+    def do_OPTIONS(self) -> None:
+        """CORS preflight: any origin, the methods a FHIR client reads with, whatever headers it asks for."""
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        requested = self.headers.get("Access-Control-Request-Headers")
+        self.send_header("Access-Control-Allow-Headers", requested or "Authorization, Content-Type, Accept")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _outcome(self, status: int, code: str, text: str) -> None:
         self._send(
@@ -142,22 +157,35 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self._send(200, list(self.server.seen), "application/json")
             return
+        self._handle("GET", "")
+
+    def do_POST(self) -> None:
+        """`POST {base}/{Type}/_search`: a search whose parameters come in a form-encoded body."""
+        length = int(self.headers.get("Content-Length", "0"))
+        form = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        self._handle("POST", form)
+
+    def _handle(self, method: str, form: str) -> None:
         with self.server.lock:
-            self.server.seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+            seen = {"path": self.path, "authorization": self.headers.get("Authorization")}
+            self.server.seen.append(seen if method == "GET" else {**seen, "method": method, "form": form})
         control = self.server.control
         if control["delay"]:
             time.sleep(float(control["delay"]))
-        status, body = self._answer(control)
+        status, body = self._answer(control, method, form)
         self._send(status, body)
 
-    def _answer(self, control: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _answer(self, control: dict[str, Any], method: str = "GET", form: str = "") -> tuple[int, dict[str, Any]]:
         url = urllib.parse.urlsplit(self.path)
         parts = [p for p in url.path.removeprefix(BASE_PATH).split("/") if p]
         rtype = parts[0] if parts else ""
+        search_post = method == "POST" and len(parts) == 2 and parts[1] == "_search"
         if not url.path.startswith(BASE_PATH):
             status, body = 404, _outcome("not-found", "unknown path")
         elif control["token"] and self.headers.get("Authorization") != f"Bearer {control['token']}":
             status, body = 401, _outcome("login", "a valid bearer token is required")
+        elif method == "POST" and not search_post:
+            status, body = 405, _outcome("not-supported", "read-only server: POST is only {Type}/_search")
         elif parts == ["metadata"]:
             status, body = (
                 200,
@@ -174,6 +202,9 @@ class Handler(BaseHTTPRequestHandler):
             status, body = int(control["fail"][rtype]), _outcome("exception", f"{rtype} search failed on purpose")
         elif rtype in control["outcome"]:
             status, body = 200, _outcome("too-costly", f"{rtype} query too costly")
+        elif search_post:
+            query = "&".join(q for q in (url.query, form) if q)
+            status, body = 200, self._search(rtype, query, control)
         elif len(parts) == 2:
             found = self.server.store.by_type.get(rtype, {}).get(parts[1])
             status, body = (200, found) if found else (404, _outcome("not-found", f"{rtype}/{parts[1]} not found"))

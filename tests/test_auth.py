@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
 from service import create_app
-from service.auth import Authenticator, AuthError, JwksCache, MemoryReplayStore, load_issuers
+from service.auth import Authenticator, AuthError, JwksCache, MemoryReplayStore, TrustedKey, load_issuers
 
 from .conftest import ROOT, SAMPLES, LiveService, load_json
 from .security_support import (
@@ -57,15 +58,24 @@ SPEC_ISS = "https://fhir-ehr.example.com/"
 SPEC_AUD = "https://cds.example.org/cds-services/some-service"
 
 
-def spec_issuers(tmp_path: Path) -> Path:
-    """The spec's issuer with its key exchanged out-of-band (the token's jku is then never fetched)."""
+SPEC_JKU = "https://fhir-ehr.example.com/jwk_uri"
+SPEC_LIFETIME = 1422568860 - 1311280970  # the example token is valid for 3.5 years
+
+
+def spec_issuers(tmp_path: Path, jku: bool = False) -> Path:
+    """The spec's issuer with its key exchanged out-of-band, or (jku=True) with the token's jku allowlisted."""
     path = tmp_path / "spec-issuers.json"
-    path.write_text(json.dumps({"issuers": [{"iss": SPEC_ISS, "jwks": {"keys": [SPEC_JWK]}}]}), encoding="utf-8")
+    issuer = {"iss": SPEC_ISS, "jku": [SPEC_JKU]} if jku else {"iss": SPEC_ISS, "jwks": {"keys": [SPEC_JWK]}}
+    path.write_text(json.dumps({"issuers": [issuer]}), encoding="utf-8")
     return path
 
 
 def spec_authenticator(tmp_path: Path) -> Authenticator:
-    return Authenticator(load_issuers(spec_issuers(tmp_path)), JwksCache(3600, 60, False), MemoryReplayStore(), 30)
+    """The spec's jku allowlisted, its JWK Set already cached (no network), and a lifetime cap that fits."""
+    cache = JwksCache(3600, 60, False)
+    cache._sets[SPEC_JKU] = (time.monotonic(), {"example-kid": TrustedKey(jwt.PyJWK(SPEC_JWK), "ES384")})
+    issuers = load_issuers(spec_issuers(tmp_path, jku=True))
+    return Authenticator(issuers, cache, MemoryReplayStore(), 30, max_lifetime=SPEC_LIFETIME)
 
 
 def test_spec_example_token_verifies_with_the_clock_before_its_exp(tmp_path: Path) -> None:
@@ -80,7 +90,16 @@ def test_spec_example_token_is_expired_at_the_real_clock(tmp_path: Path) -> None
         spec_authenticator(tmp_path).authenticate(f"Bearer {SPEC_TOKEN}", SPEC_AUD, datetime.now(UTC))
 
 
-def test_spec_example_token_through_the_app_passes_auth_then_replay_is_refused(tmp_path: Path) -> None:
+def test_spec_example_token_is_refused_for_its_lifetime_by_default(tmp_path: Path) -> None:
+    issuers = load_issuers(spec_issuers(tmp_path, jku=True))
+    cache = JwksCache(3600, 60, False)
+    cache._sets[SPEC_JKU] = (time.monotonic(), {"example-kid": TrustedKey(jwt.PyJWK(SPEC_JWK), "ES384")})
+    authenticator = Authenticator(issuers, cache, MemoryReplayStore(), 30)  # default cap: 5 minutes
+    with pytest.raises(AuthError, match="lifetime longer than allowed"):
+        authenticator.authenticate(f"Bearer {SPEC_TOKEN}", SPEC_AUD, datetime(2015, 1, 28, tzinfo=UTC))
+
+
+def test_spec_example_token_through_the_app_is_refused_for_its_unlisted_jku(tmp_path: Path) -> None:
     app = create_app(
         {
             "AUTH_MODE": "jwt",
@@ -89,12 +108,9 @@ def test_spec_example_token_through_the_app_passes_auth_then_replay_is_refused(t
             "FIXED_NOW": "2015-01-28T00:00:00Z",
         }
     )
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {SPEC_TOKEN}"}
-    first = client.post("/cds-services/some-service", json={}, headers=headers)
-    assert first.status_code == 404  # authenticated; the spec's "some-service" is not ours
-    again = client.post("/cds-services/some-service", json={}, headers=headers)
-    assert again.status_code == 401 and again.headers["WWW-Authenticate"].startswith("Bearer")
+    # The key is exchanged out-of-band, and the token names a jku nobody allowlisted: refused, never fetched.
+    r = app.test_client().post("/cds-services/some-service", json={}, headers={"Authorization": f"Bearer {SPEC_TOKEN}"})
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +233,7 @@ def test_attack_matrix_is_refused_with_a_bare_401(secured: LiveService, trust: T
             diagnostics = r.json()["issue"][0]["diagnostics"]
             assert diagnostics == "Authentication required: a valid CDS client JWT (Bearer)."
     assert {name: status for name, status in results.items() if status != 401} == {}
-    metrics = requests.get(f"{secured.url}/metrics", timeout=5).text
+    metrics = requests.get(secured.metrics_url, timeout=5).text  # the private listener only
     assert 'cds_auth_failures_total{reason="replayed jti"}' in metrics
     assert 'cds_auth_failures_total{reason="algorithm not allowed"}' in metrics
 

@@ -90,7 +90,7 @@ def test_sample_traffic_conforms(live: LiveService, contract: Callable[[requests
 
 
 @pytest.mark.parametrize(
-    "path", ["/healthz", "/readyz", "/cds-services", "/rules", "/metrics", "/openapi.yaml", "/docs", "/docs/init.js"]
+    "path", ["/healthz", "/readyz", "/cds-services", "/rules", "/openapi.yaml", "/docs", "/docs/init.js"]
 )
 def test_get_endpoints_conform(live: LiveService, contract: Callable[[requests.Response], None], path: str) -> None:
     response = requests.get(f"{live.url}{path}", timeout=10)

@@ -66,9 +66,14 @@ def test_ports_agree_between_image_gunicorn_deployment_and_service() -> None:
     assert f"PORT=${{PORT:-{exposed}}}" in DOCKERFILE or f"PORT={exposed}" in DOCKERFILE
     assert f"os.environ.get('PORT', '{exposed}')" in (ROOT / "gunicorn.conf.py").read_text(encoding="utf-8")
     ports = {p["name"]: p["containerPort"] for p in api_container()["ports"]}
-    assert ports == {"http": exposed}
+    metrics = int(re.search(r"METRICS_PORT=(\d+)", DOCKERFILE)[1])  # type: ignore[index]
+    assert ports == {"http": exposed, "metrics": metrics}
     service = one("Service", "magnesium-cds")
-    assert service["spec"]["ports"][0]["targetPort"] in ports
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]  # metrics never behind the Service
+    pod = one("Deployment", "magnesium-cds")["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(metrics)
+    env = {e["name"]: e["value"] for e in api_container()["env"]}
+    assert env["METRICS_PORT"] == str(metrics)
 
 
 def test_pods_run_as_the_images_non_root_user_on_a_read_only_root() -> None:
@@ -101,9 +106,34 @@ def test_service_hpa_pdb_and_network_policy_select_the_api_pods() -> None:
     hpa = one("HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "magnesium-cds"}
     assert hpa["spec"]["minReplicas"] >= 2 and hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
-    policy = one("NetworkPolicy")
+    policy = one("NetworkPolicy", "magnesium-cds-redis")
     allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
     assert allowed.items() <= labels.items()
+    api = one("NetworkPolicy", "magnesium-cds-api")
+    assert api["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert sorted(p["port"] for rule in api["spec"]["ingress"] for p in rule["ports"]) == [8080, 9090]
+
+
+def test_the_ingress_buffers_requests_and_enforces_the_body_limit() -> None:
+    ingress = one("Ingress", "magnesium-cds")
+    notes = ingress["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+    assert notes["nginx.ingress.kubernetes.io/proxy-buffering"] == "on"
+    size = notes["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 == DEFAULTS["MAX_BODY_BYTES"]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "magnesium-cds", "port": {"name": "http"}}
+
+
+def test_redis_keeps_jtis_across_a_restart_and_never_evicts_them() -> None:
+    redis = one("Deployment", "magnesium-cds-redis")["spec"]["template"]["spec"]
+    args = redis["containers"][0]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
+    assert options["--maxmemory-policy"] == "noeviction"
+    (volume,) = redis["volumes"]
+    claim = one("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
 def test_config_map_holds_only_known_settings_and_wires_redis_and_issuers() -> None:
@@ -157,6 +187,6 @@ def test_gunicorn_starts_when_the_metrics_directory_does_not_exist_yet(tmp_path:
     service = LiveService({"CDS_AUTH_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not" / "yet")}, 1)
     try:
         service.wait_ready()
-        assert requests.get(f"{service.url}/metrics", timeout=5).status_code == 200
+        assert requests.get(service.metrics_url, timeout=5).status_code == 200
     finally:
         service.stop()

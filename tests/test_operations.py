@@ -35,7 +35,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 def test_metrics_count_every_worker(live: LiveService) -> None:
     barrett = (SHARED / "data" / "synthea").glob("Barrett_Douglas_*.json").__next__().read_bytes()
-    before = requests.get(f"{live.url}/metrics", timeout=5).text
+    before = requests.get(live.metrics_url, timeout=5).text
     route, n = "/evaluate", 24
 
     def post(_: int) -> int:
@@ -46,7 +46,7 @@ def test_metrics_count_every_worker(live: LiveService) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert set(pool.map(post, range(n))) == {200}
     time.sleep(0.2)
-    after = requests.get(f"{live.url}/metrics", timeout=5).text
+    after = requests.get(live.metrics_url, timeout=5).text
     served = metric(after, "cds_http_requests_total", route=route, method="POST", status="200") - metric(
         before, "cds_http_requests_total", route=route, method="POST", status="200"
     )
@@ -72,7 +72,7 @@ def test_feedback_and_fallback_metrics_count_outcomes(live: LiveService) -> None
     del request["prefetch"]["conditions"]
     assert requests.post(f"{live.url}{SERVICE_URL}", json=request, timeout=10).status_code == 412
     time.sleep(0.1)
-    text = requests.get(f"{live.url}/metrics", timeout=5).text
+    text = requests.get(live.metrics_url, timeout=5).text
     assert metric(text, "cds_feedback_total", outcome="overridden") >= 1
     assert metric(text, "cds_fhir_fallback_requests_total", outcome="unreachable") >= 1
     assert "cds_fhir_fallback_request_duration_seconds_count" in text

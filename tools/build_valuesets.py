@@ -40,6 +40,15 @@ VERIFICATION = "urn:magnesium-cds:extension:verification"
 SOURCE = "urn:magnesium-cds:extension:source"
 FHIR_NS = {"f": "http://hl7.org/fhir"}
 REF = "clinical-reference.md"
+# Sources found by the terminology review of 2026-12-01 (each code seen literally in the source named).
+ICDTAB = "CMS-derived ICD-10-CM table (medtrack-io/icd_code @688bfba0 lib/codes)"
+PHARMLIB = "WHO ATC tree in creative-connections/Pharmacolibrary @19beffa69"
+VSAC_DIALYSIS = "VSAC Dialysis Services 2.16.840.1.113883.3.464.1003.109.12.1013 (canvas-medical/canvas-plugins v2022)"
+VSAC_AI = (
+    "VSAC Advanced Illness 2.16.840.1.113883.3.464.1003.110.12.1082 (canvas-medical/canvas-plugins @043d487b v2026)"
+)
+IPS = "HL7 IPS ConceptMap loinc-pregnancy-status-to-snomed-ct-uv-ips 1.1.0"
+BE_IMG = "Belgian eHealth FHIR IG ValueSet be-vs-diagnostic-imaging-indication 1.0.0"
 
 # (system, code, display, mark, source). ATC/ICD-10-CM entries become is-a filters.
 Row = tuple[str, str, str, str, str]
@@ -160,13 +169,18 @@ DEFS: dict[str, dict[str, Any]] = {
         ],
     },
     "mg-supplement": {
-        "title": "Magnesium supplements and magnesium-containing products (ATC A12CC, A02AA, A06AD, B05XA)",
+        "title": "Magnesium supplements and magnesium-containing products (ATC A12CC, A02AA, A06AD magnesium salts, B05XA)",
         "rows": [
             r(RXNORM, "6582", "magnesium oxide", "V2", f"{REF} §3f; RxNav audit"),
             r(RXNORM, "6585", "magnesium sulfate", "V2", f"{REF} §3f; RxNav audit"),
             r(ATC, "A12CC", "Magnesium (mineral supplements)", "V1", f"{REF} §3f"),
             r(ATC, "A02AA", "Magnesium compounds (antacids)", "V1", f"{REF} §3f"),
-            r(ATC, "A06AD", "Osmotically acting laxatives (incl. magnesium salts)", "V1", f"{REF} §3f"),
+            # Not the whole A06AD group: it holds lactulose (A06AD11) and macrogol (A06AD15) too.
+            r(ATC, "A06AD01", "magnesium carbonate (laxative)", "V1", f"{PHARMLIB} A06AD01_MagnesiumCarbonate"),
+            r(ATC, "A06AD02", "magnesium oxide (laxative)", "V1", f"{PHARMLIB} A06AD02_MagnesiumOxide"),
+            r(ATC, "A06AD03", "magnesium peroxide (laxative)", "V1", f"{PHARMLIB} A06AD03_MagnesiumPeroxide"),
+            r(ATC, "A06AD04", "magnesium sulfate (laxative)", "V1", f"{PHARMLIB} A06AD04_MagnesiumSulfate"),
+            r(ATC, "A06AD19", "magnesium citrate (laxative)", "V1", f"{PHARMLIB} A06AD19_MagnesiumCitrate"),
             r(ATC, "B05XA05", "magnesium sulfate (IV solution additive)", "V1", f"{REF} §3f"),
             r(ATC, "B05XA11", "magnesium chloride (IV solution additive)", "V1", f"{REF} §3f"),
         ],
@@ -251,8 +265,6 @@ DEFS: dict[str, dict[str, Any]] = {
             r(ICD10CM, "K90.9", "Intestinal malabsorption, unspecified", "V1", f"{REF} §4a"),
             r(SNOMED, "236071009", "Chronic diarrhea", "V1", f"{REF} §4a; OHDSI 1229"),
             r(SNOMED, "17551007", "Chronic diarrhea of unknown origin", "V1", f"{REF} §4a; OHDSI 1229"),
-            r(ICD10CM, "K59.1", "Functional diarrhea", "V1", f"{REF} §4a"),
-            r(ICD10CM, "K58.0", "Irritable bowel syndrome with diarrhea", "V1", f"{REF} §4a"),
             r(ICD10CM, "Z98.84", "Bariatric surgery status", "V1", f"{REF} §4a"),
             r(ICD10CM, "Z90.3", "Acquired absence of stomach [part of]", "V1", f"{REF} §4a"),
             r(ICD10CM, "Z98.0", "Intestinal bypass and anastomosis status", "V1", f"{REF} §4a"),
@@ -321,8 +333,6 @@ DEFS: dict[str, dict[str, Any]] = {
             r(SNOMED, "399957001", "Peripheral arterial occlusive disease", "V1", f"{REF} §4b"),
             r(SNOMED, "400047006", "Peripheral vascular disease", "V1", f"{REF} §4b"),
             r(SNOMED, "51274000", "Atherosclerosis of arteries of extremities", "V1", f"{REF} §4b"),
-            r(SNOMED, "63491006", "Intermittent claudication", "V1", f"{REF} §4b; OHDSI 13"),
-            r(SNOMED, "792845002", "Claudication due to atherosclerosis of artery of limb", "V1", f"{REF} §4b"),
             r(ICD10CM, "I73.9", "Peripheral vascular disease, unspecified", "V1", f"{REF} §4b"),
             r(
                 ICD10CM,
@@ -374,6 +384,15 @@ DEFS: dict[str, dict[str, Any]] = {
             r(ICD10CM, "G57.0", "Lesion of sciatic nerve", "V1", f"{REF} §4b"),
             r(ICD10CM, "M54.16", "Radiculopathy, lumbar region", "V1", f"{REF} §4b"),
             r(ICD10CM, "M54.17", "Radiculopathy, lumbosacral region", "V1", f"{REF} §4b"),
+            # Neurogenic claudication of lumbar stenosis is radiculopathy, not PAD.
+            r(
+                ICD10CM,
+                "M48.06",
+                "Spinal stenosis, lumbar region (M48.061, M48.062 with neurogenic claudication)",
+                "V1",
+                f"{ICDTAB} codes_m48 (M48.062: V2, VA VistA and 3 code lists)",
+            ),
+            r(ICD10CM, "M48.07", "Spinal stenosis, lumbosacral region", "V1", f"{ICDTAB} codes_m48"),
         ],
     },
     "dehydration": {
@@ -415,6 +434,331 @@ DEFS: dict[str, dict[str, Any]] = {
         ],
     },
 }
+
+# Classes added for the clinical safety review (issue 10). Codes are those the terminology review found
+# literally in an authoritative source (V1) or in two independent ones (V2); the rest are name-only in
+# rules/matchers.yaml.
+DEFS.update(
+    {
+        "functional-diarrhoea": {
+            "title": "Irritable bowel syndrome with diarrhoea and functional diarrhoea (contextual risk)",
+            "rows": [
+                r(ICD10CM, "K59.1", "Functional diarrhea", "V1", f"{REF} §4a"),
+                r(ICD10CM, "K58.0", "Irritable bowel syndrome with diarrhea", "V1", f"{REF} §4a"),
+            ],
+        },
+        "claudication": {
+            "title": "Intermittent claudication (symptom of PAD)",
+            "rows": [
+                r(SNOMED, "63491006", "Intermittent claudication", "V1", f"{REF} §4b; OHDSI 13"),
+                r(SNOMED, "792845002", "Claudication due to atherosclerosis of artery of limb", "V1", f"{REF} §4b"),
+                r(
+                    ICD10CM,
+                    "I70.21",
+                    "Atherosclerosis of native arteries of extremities with intermittent claudication",
+                    "V1",
+                    f"{REF} §4b",
+                ),
+            ],
+        },
+        "limb-threatening-ischaemia": {
+            "title": "Chronic limb-threatening ischaemia: rest pain, ulceration, gangrene",
+            "rows": [
+                r(
+                    ICD10CM,
+                    "I70.22",
+                    "Atherosclerosis of native arteries of extremities with rest pain",
+                    "V1",
+                    f"{REF} §4b; {ICDTAB} codes_i70",
+                ),
+                r(
+                    ICD10CM,
+                    "I70.23",
+                    "Atherosclerosis of native arteries of right leg with ulceration",
+                    "V1",
+                    f"{ICDTAB} codes_i70",
+                ),
+                r(
+                    ICD10CM,
+                    "I70.24",
+                    "Atherosclerosis of native arteries of left leg with ulceration",
+                    "V1",
+                    f"{ICDTAB} codes_i70",
+                ),
+                r(
+                    ICD10CM,
+                    "I70.25",
+                    "Atherosclerosis of native arteries of other extremities with ulceration",
+                    "V1",
+                    f"{ICDTAB} codes_i70",
+                ),
+                r(
+                    ICD10CM,
+                    "I70.26",
+                    "Atherosclerosis of native arteries of extremities with gangrene",
+                    "V1",
+                    f"{ICDTAB} codes_i70",
+                ),
+                r(ICD10CM, "I96", "Gangrene, not elsewhere classified", "V1", f"{ICDTAB} codes_i96"),
+                r(SNOMED, "372070002", "Gangrenous disorder", "V1", "SNOMED International authoring template source"),
+            ],
+        },
+        "acute-limb-ischaemia": {
+            "title": "Acute limb ischaemia: arterial embolism or thrombosis of the legs",
+            "rows": [
+                r(
+                    ICD10CM,
+                    "I74.3",
+                    "Embolism and thrombosis of arteries of the lower extremities",
+                    "V1",
+                    f"{ICDTAB} codes_i74",
+                ),
+                r(
+                    ICD10CM,
+                    "I74.4",
+                    "Embolism and thrombosis of arteries of extremities, unspecified",
+                    "V1",
+                    f"{ICDTAB} codes_i74",
+                ),
+                r(SNOMED, "1230182004", "Acute lower limb ischemia", "V1", BE_IMG),
+            ],
+        },
+        "leg-swelling": {
+            "title": "Swelling or oedema of the leg",
+            "rows": [
+                r(SNOMED, "102572006", "Edema of lower extremity", "V1", BE_IMG),
+                r(
+                    ICD10CM,
+                    "R22.4",
+                    "Localized swelling, mass and lump, lower limb (R22.40-R22.43)",
+                    "V1",
+                    f"{ICDTAB} codes_r22",
+                ),
+            ],
+        },
+        "calf-pain": {
+            "title": "Calf (lower-leg) pain",
+            "rows": [
+                r(ICD10CM, "M79.661", "Pain in right lower leg", "V1", f"{REF} §4b"),
+                r(ICD10CM, "M79.662", "Pain in left lower leg", "V1", f"{REF} §4b"),
+                r(ICD10CM, "M79.669", "Pain in lower leg, unspecified", "V1", f"{REF} §4b"),
+            ],
+        },
+        "ckd-severe": {
+            "title": "Chronic kidney disease stage 4-5 and end-stage renal disease",
+            "rows": [
+                r(SNOMED, "431857002", "Chronic kidney disease stage 4", "V1", f"{REF} §4a"),
+                r(SNOMED, "433146000", "Chronic kidney disease stage 5", "V1", f"{REF} §4a"),
+                r(SNOMED, "46177005", "End-stage renal disease", "V1", f"{REF} §4a"),
+                r(ICD10CM, "N18.4", "Chronic kidney disease, stage 4", "V1", f"{REF} §4a"),
+                r(ICD10CM, "N18.5", "Chronic kidney disease, stage 5", "V1", f"{REF} §4a"),
+                r(ICD10CM, "N18.6", "End stage renal disease", "V1", f"{REF} §4a"),
+            ],
+        },
+        "dialysis": {
+            "title": "Dialysis dependence and dialysis procedures",
+            "rows": [
+                r(ICD10CM, "Z99.2", "Dependence on renal dialysis", "V1", f"{ICDTAB} codes_z99"),
+                r(ICD10CM, "Z49", "Encounter for care involving renal dialysis", "V1", f"{ICDTAB} codes_z49"),
+                r(
+                    SNOMED,
+                    "105502003",
+                    "Dependence on renal dialysis",
+                    "V1",
+                    "COVID-19 FHIR IG renal-conditions ValueSet; NHS termbrowser guidance",
+                ),
+                *[
+                    r(SNOMED, code, display, "V1", VSAC_DIALYSIS)
+                    for code, display in [
+                        ("302497006", "Hemodialysis"),
+                        ("71192002", "Peritoneal dialysis"),
+                        ("108241001", "Dialysis procedure"),
+                        ("265764009", "Renal dialysis"),
+                        ("233575001", "Intermittent hemodialysis"),
+                        ("233578004", "Continuous hemodialysis"),
+                        ("34897002", "Hemodialysis, maintenance in hospital"),
+                        ("67970008", "Hemodialysis, maintenance at home"),
+                        ("233586004", "Hemodiafiltration"),
+                        ("225230008", "Chronic peritoneal dialysis"),
+                        ("238318009", "Continuous ambulatory peritoneal dialysis"),
+                        ("238319001", "Continuous cycling peritoneal dialysis"),
+                        ("428648006", "Automated peritoneal dialysis"),
+                        ("714749008", "Continuous renal replacement therapy"),
+                    ]
+                ],
+            ],
+        },
+        "hypomagnesemia": {
+            "title": "Hypomagnesemia (diagnosis)",
+            "rows": [
+                r(SNOMED, "190855004", "Hypomagnesemia", "V1", f"{REF} §4c; OHDSI 942"),
+                r(ICD10CM, "E83.42", "Hypomagnesemia", "V1", f"{REF} §4c"),
+            ],
+        },
+        "pregnancy": {
+            "title": "Pregnancy (current)",
+            "rows": [
+                r(SNOMED, "77386006", "Pregnancy", "V1", f"{IPS}; SNOMED International release notes"),
+                r(ICD10CM, "Z33.1", "Pregnant state, incidental", "V1", f"{ICDTAB} codes_z33"),
+                r(ICD10CM, "Z33.3", "Pregnant state, gestational carrier", "V1", f"{ICDTAB} codes_z33"),
+                r(ICD10CM, "Z34", "Encounter for supervision of normal pregnancy", "V1", f"{ICDTAB} codes_z34"),
+            ],
+        },
+        "pre-eclampsia": {
+            "title": "Pre-eclampsia, HELLP and eclampsia",
+            "rows": [
+                r(SNOMED, "398254007", "Pre-eclampsia", "V1", "HL7 FHIR R4 example procedure-example-ambulation"),
+                r(SNOMED, "15938005", "Eclampsia", "V1", "HL7 Birth and Fetal Death Reporting IG examples"),
+                r(ICD10CM, "O14", "Pre-eclampsia (O14.0x-O14.9x, incl. HELLP O14.2x)", "V1", f"{ICDTAB} codes_o14"),
+                r(ICD10CM, "O15", "Eclampsia", "V1", f"{ICDTAB} codes_o15"),
+            ],
+        },
+        "tetany": {
+            "title": "Tetany",
+            "rows": [r(ICD10CM, "R29.0", "Tetany", "V1", f"{ICDTAB} codes_r29")],
+        },
+        "arrhythmia": {
+            "title": "Ventricular arrhythmia, torsades de pointes, long QT",
+            "rows": [
+                r(
+                    ICD10CM,
+                    "I47.2",
+                    "Ventricular tachycardia (incl. torsades de pointes I47.21)",
+                    "V1",
+                    f"{ICDTAB} codes_i47",
+                ),
+                r(ICD10CM, "I47.0", "Re-entry ventricular arrhythmia", "V1", f"{ICDTAB} codes_i47"),
+                r(ICD10CM, "I49.01", "Ventricular fibrillation", "V1", f"{ICDTAB} codes_i49"),
+                r(ICD10CM, "I45.81", "Long QT syndrome", "V1", f"{ICDTAB} codes_i45"),
+            ],
+        },
+        "seizure": {
+            "title": "Seizure",
+            "rows": [
+                r(ICD10CM, "R56", "Convulsions, not elsewhere classified", "V1", f"{ICDTAB} codes_r56"),
+                r(SNOMED, "91175000", "Seizure", "V2", "FHIR IG Questionnaire; CTAS-SNOMED anchor map"),
+            ],
+        },
+        "fasciculation": {
+            "title": "Fasciculation (muscle twitching)",
+            "rows": [r(ICD10CM, "R25.3", "Fasciculation", "V1", f"{ICDTAB} codes_r25")],
+        },
+        "paraesthesia": {
+            "title": "Paraesthesia (numbness, tingling)",
+            "rows": [r(ICD10CM, "R20.2", "Paresthesia of skin", "V1", f"{ICDTAB} codes_r20")],
+        },
+        "weakness-fatigue": {
+            "title": "Weakness and fatigue (contextual symptoms)",
+            "rows": [
+                r(ICD10CM, "R53.1", "Weakness", "V1", f"{ICDTAB} codes_r53"),
+                r(ICD10CM, "R53.83", "Other fatigue", "V1", f"{ICDTAB} codes_r53"),
+                r(ICD10CM, "M62.81", "Muscle weakness (generalized)", "V2", "5 independent public code lists"),
+            ],
+        },
+        "cirrhosis": {
+            "title": "Cirrhosis of the liver",
+            "rows": [
+                r(SNOMED, "19943007", "Cirrhosis of liver", "V1", VSAC_AI),
+                r(ICD10CM, "K74.6", "Other and unspecified cirrhosis of liver", "V1", VSAC_AI),
+                r(ICD10CM, "K70.3", "Alcoholic cirrhosis of liver", "V1", VSAC_AI),
+            ],
+        },
+        "hypothyroidism": {
+            "title": "Hypothyroidism",
+            "rows": [
+                r(ICD10CM, "E03", "Other hypothyroidism", "V1", f"{ICDTAB} codes_e03"),
+                r(SNOMED, "40930008", "Hypothyroidism", "V2", ">= 4 public ICD-SNOMED maps"),
+            ],
+        },
+        "malnutrition": {
+            "title": "Protein-calorie malnutrition",
+            "rows": [
+                r(ICD10CM, code, display, "V1", f"{ICDTAB} codes_{code[:3].lower()}")
+                for code, display in [
+                    ("E43", "Unspecified severe protein-calorie malnutrition"),
+                    ("E44", "Protein-calorie malnutrition of moderate and mild degree"),
+                    ("E46", "Unspecified protein-calorie malnutrition"),
+                ]
+            ],
+        },
+        "hungry-bone": {
+            "title": "Hungry bone syndrome",
+            "rows": [r(ICD10CM, "E83.81", "Hungry bone syndrome", "V1", f"{ICDTAB} codes_e83")],
+        },
+        "magnesium-sulfate": {
+            "title": "Magnesium sulfate (RxNorm, ATC)",
+            "rows": [
+                r(RXNORM, "6585", "magnesium sulfate", "V2", f"{REF} §3f; RxNav audit"),
+                r(ATC, "B05XA05", "magnesium sulfate (IV solution additive)", "V1", f"{REF} §3f"),
+                r(ATC, "A12CC02", "magnesium sulfate (mineral supplement)", "V1", f"{REF} §3f"),
+                r(ATC, "A06AD04", "magnesium sulfate (laxative)", "V1", f"{PHARMLIB} A06AD04_MagnesiumSulfate"),
+            ],
+        },
+        "h-pylori-pack": {
+            "title": "Combinations for eradication of Helicobacter pylori (short courses containing a PPI)",
+            "rows": [r(ATC, "A02BD", "Combinations for eradication of H. pylori", "V1", f"{REF} §3a")],
+        },
+        "egfr-antibody": {
+            "title": "EGFR monoclonal antibodies (cetuximab, panitumumab, necitumumab)",
+            "rows": [
+                r(RXNORM, "318341", "cetuximab", "V1", f"{REF} §3d; CPIC; PEDSnet; OHDSI 1278"),
+                r(RXNORM, "263034", "panitumumab", "V1", f"{REF} §3d; PEDSnet; OHDSI 1318"),
+                r(RXNORM, "1723738", "necitumumab", "V1", f"{REF} §3d; OHDSI"),
+                r(ATC, "L01FE", "EGFR (HER1) inhibitors, monoclonal antibodies", "V1", f"{REF} §3d, §6.4"),
+            ],
+        },
+        "thyroid-hormone": {
+            "title": "Levothyroxine (chelates with oral magnesium)",
+            "rows": [
+                r(RXNORM, "10582", "levothyroxine", "V2", ">= 2 public code maps"),
+                r(ATC, "H03AA01", "levothyroxine sodium", "V1", f"{PHARMLIB} H03AA01_LevothyroxineSodium"),
+            ],
+        },
+        "integrase-inhibitor": {
+            "title": "HIV integrase inhibitors (chelate with polyvalent cations)",
+            "rows": [r(ATC, "J05AJ03", "dolutegravir", "V1", f"{PHARMLIB} J05AJ03_Dolutegravir")],
+        },
+        "oral-iron": {
+            "title": "Oral iron (chelates with oral magnesium)",
+            "rows": [r(ATC, "B03AA07", "ferrous sulfate", "V1", f"{PHARMLIB} B03AA07_FerrousSulfate")],
+        },
+        "family-history": {
+            "title": "Family history (about relatives, never the patient's own condition)",
+            "rows": [
+                r(ICD10CM, "Z83", "Family history of other specific disorders", "V1", f"{ICDTAB} codes_z83"),
+                r(ICD10CM, "Z84", "Family history of other conditions", "V1", f"{ICDTAB} codes_z84"),
+            ],
+        },
+        "creatine-kinase": {
+            "title": "Creatine kinase (LOINC), for statin muscle-symptom work-up orders",
+            "rows": [
+                r(
+                    LOINC,
+                    "2157-6",
+                    "Creatine kinase [Enzymatic activity/volume] in Serum or Plasma",
+                    "V1",
+                    f"{REF} §1b; LHNCBC h17.js",
+                )
+            ],
+        },
+        "ferritin": {
+            "title": "Ferritin (LOINC), for restless-legs iron work-up orders",
+            "rows": [r(LOINC, "2276-4", "Ferritin [Mass/volume] in Serum or Plasma", "V2", f"{REF} §1b")],
+        },
+        "iron-saturation": {
+            "title": "Iron saturation (LOINC), for restless-legs iron work-up orders",
+            "rows": [r(LOINC, "2502-3", "Iron saturation [Mass Fraction] in Serum or Plasma", "V2", f"{REF} §1b")],
+        },
+        "pregnancy-status": {
+            "title": "Pregnancy status observation (LOINC)",
+            "rows": [r(LOINC, "82810-3", "Pregnancy status", "V1", IPS)],
+        },
+        "remission": {
+            "title": "Conditions coded as in remission",
+            "rows": [r(ICD10CM, "F10.21", "Alcohol dependence, in remission", "V1", f"{REF} §4a")],
+        },
+    }
+)
 # Lab value sets already written by hand (serum-magnesium, non-serum-magnesium) are left alone.
 
 

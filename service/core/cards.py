@@ -1,264 +1,201 @@
-"""Card composition: from an Evaluation to CDS Hooks cards, worded entirely from the knowledge base.
+"""Card composition: render the engine's decisions as CDS Hooks cards, worded entirely from rules/.
 
-Data-derived text (medication names, condition names from the EHR) is escaped before it enters the
-Markdown detail, so a display string can never inject links, HTML or formatting into a card.
+A card reads in ten seconds: a plain-text summary composed from short parts (the decisive value or danger
+first, then the action; low-priority parts dropped whole to fit), then a Markdown detail in three blocks —
+Do (1-3 actions, most urgent first), Why (this patient's facts and the evidence they rest on), and one
+Sources line. No sentence repeats across the cards of one response; empty blocks are not printed.
 """
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .engine import DIFFERENTIAL, LEG_SYMPTOM, RISK_FACTOR, SAFETY, Evaluation, MgStatus
-from .fhirdata import LabResult
+from .engine import Decision, Evaluation, Fact
 from .knowledge import CardKind, KnowledgeBase
-from .model import URGENCY, Action, Card, Coding, Evidence, Finding, Indicator, Link, Source, Suggestion, as_utc_date
+from .model import MAX_SUMMARY_CHARS, URGENCY, Action, Card, Coding, Link, Source, Suggestion
+from .text import Markdown, PlainText, clip, escape, fill, link, words
 
-_FORMATTER = string.Formatter()
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-_HTML_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_SIGNALS_SHORT_MAX = 60
-_REASON_SHORT_MAX = 80
-_DRAFTS_SHORT_MAX = 40
-# Indicator of each card kind that does not depend on the magnesium value.
-_FIXED_INDICATOR: Mapping[str, Indicator] = {
-    "mg-low-normal": "info",
-    "mg-normal-with-risk": "info",
-    "mg-not-measured": "info",
-    "leg-differential": "info",
-    "mg-supplement-safety": "warning",
-}
+SEPARATOR = "; "
+# Longest value a placeholder may put into a summary (drug and condition names come from the EHR).
+SUMMARY_VALUE_MAX = 48
+MAX_LINKS = 2
+MAX_SOURCES = 5
+# Words before the Sources line (README "Card style guide").
+WORD_BUDGET = {"info": 110, "warning": 160, "critical": 160}
 
 
 def compose(
     evaluation: Evaluation, kb: KnowledgeBase, new_uuid: Callable[[], str], patient_id: str | None = None
 ) -> list[Card]:
     """The cards for an evaluation: most urgent first, then by topic, at most `max-cards` of them."""
-    composer = _Composer(evaluation, kb, new_uuid, patient_id)
-    cards = [composer.card(topic) for topic in evaluation.topics]
-    cards.sort(key=lambda c: (URGENCY[c.indicator], c.topic))
-    return cards[: int(kb.threshold("max-cards"))]
+    decisions = sorted(evaluation.decisions, key=lambda d: (URGENCY[d.indicator], d.topic))
+    decisions = decisions[: int(kb.threshold("max-cards"))]
+    subject = f"Patient/{patient_id}" if patient_id else evaluation.patient_reference
+    seen: set[str] = set()
+    return [_Composer(kb, new_uuid, subject, seen).card(d) for d in decisions]
 
 
 class _Composer:
-    def __init__(
-        self, evaluation: Evaluation, kb: KnowledgeBase, new_uuid: Callable[[], str], patient_id: str | None
-    ) -> None:
-        self.ev = evaluation
+    def __init__(self, kb: KnowledgeBase, new_uuid: Callable[[], str], subject: str | None, seen: set[str]) -> None:
         self.kb = kb
         self.new_uuid = new_uuid
-        self.subject = f"Patient/{patient_id}" if patient_id else evaluation.patient_reference
+        self.subject = subject
+        self.seen = seen  # sentences already on an earlier card of this response
 
-    def card(self, topic: str) -> Card:
-        kind = self.kb.cards[topic]
-        status = self.ev.mg
-        indicator: Indicator = (
-            self.ev.indicators.get(topic)
-            or _FIXED_INDICATOR.get(topic)
-            or (status.indicator if status and status.indicator else "info")
-        )
-        values = self.placeholders(topic)
-        template = kind.summaries.get(indicator) or kind.summaries["default"]
-        detail = render(kind.detail, values) + "\n\n" + statements_markdown(kind, self.kb, self.ev.codes())
-        suggestions = self.suggestions(topic, kind)
+    def card(self, d: Decision) -> Card:
+        kind = self.kb.cards[d.topic]
+        suggestions = self.suggestions(d, kind)
         return Card(
             uuid=self.new_uuid(),
-            summary=render(template, values),
-            indicator=indicator,
-            source=card_source(kind, self.kb),
-            detail=detail,
-            links=card_links(kind, self.kb),
-            override_reasons=kind.override_reasons if indicator in ("warning", "critical") else (),
+            summary=summary(kind, d),
+            indicator=d.indicator,
+            source=self.source(kind, d),
+            detail=self.detail(d),
+            links=self.links(kind),
+            override_reasons=kind.override_reasons if d.indicator in ("warning", "critical") else (),
             suggestions=suggestions,
             selection_behavior="at-most-one" if suggestions else None,
         )
 
-    def placeholders(self, topic: str) -> dict[str, str]:
-        kind = self.kb.cards[topic]
-        values: dict[str, str] = {
-            "lookback": months(self.kb.threshold("serum-mg-lookback-days")),
-            "risk_factors": finding_lines(self.ev.of(RISK_FACTOR)),
-            "leg_symptoms": finding_lines(self.ev.of(LEG_SYMPTOM)),
-            "signals": finding_lines(self.ev.of(DIFFERENTIAL)),
-            "supplements": finding_lines([f for f in self.ev.of(SAFETY) if f.code == "mg-supplement"]),
-        }
-        if self.ev.mg is not None:
-            values.update(mg_placeholders(self.ev.mg))
-        signal_names = [kind.phrases.get(f.code, f.display) for f in self.ev.of(DIFFERENTIAL)]
-        values["signals_short"] = _cap(", ".join(signal_names), _SIGNALS_SHORT_MAX)
-        reasons = [self.reason_phrase(kind, r) for r in self.ev.reasons.get(topic, ()) if r in kind.phrases]
-        values["reasons"] = "\n".join(f"- {_sentence(r)}" for r in reasons) or "- none"
-        values["reason_short"] = _cap(reasons[0], _REASON_SHORT_MAX) if reasons else ""
-        drafts = self.ev.drafts.get(topic, ())
-        values["drafts"] = "\n".join(f"- {evidence_text(d.evidence())}" for d in drafts) or "- none"
-        values["drafts_short"] = _cap(", ".join(_md(d.display or "medication") for d in drafts), _DRAFTS_SHORT_MAX)
-        return values
+    # -- detail ----------------------------------------------------------------------------------------
+    def detail(self, d: Decision) -> Markdown:
+        actions = self._fresh([(a, self.statement(a, d.values)) for a in d.actions], keep_one=True)
+        facts = self._fresh([("", self.fact(f)) for f in d.facts])
+        notes = self._fresh([(n, self.statement(n, d.values)) for n in d.notes])
+        # A card is read in ten seconds: over the word budget, the lowest-priority notes go first, then
+        # the last facts (the first two, the decisive values, always stay).
+        budget = WORD_BUDGET[d.indicator]
+        while words(" ".join(t for _, t in (*actions, *facts, *notes))) > budget and (notes or len(facts) > 2):
+            (notes or facts).pop()
+        self.seen.update(t for _, t in (*actions, *facts, *notes))
+        blocks: list[str] = []
+        if actions:
+            blocks.append("**Do**\n" + "\n".join(f"{i}. {escape(t)}" for i, (_, t) in enumerate(actions, 1)))
+        why = [t for _, t in (*facts, *notes)]
+        if why:
+            blocks.append("**Why**\n" + "\n".join(f"- {escape(w)}" for w in why))
+        sources = self.citations([sid for sid, _ in (*actions, *notes)])
+        if sources:
+            blocks.append("*Sources:* " + "; ".join(sources))
+        return Markdown("\n\n".join(blocks))
 
-    def reason_phrase(self, kind: CardKind, reason: str) -> str:
-        """A reason phrase, filled with the lab it is about (eGFR or serum Mg) and the limits it uses."""
-        egfr, status = self.ev.egfr, self.ev.mg
-        value = unit = date = ""
-        if reason.startswith("egfr") and egfr is not None:
-            value, unit, date = f"{egfr.value:g}", _md(egfr.unit), as_utc_date(egfr.effective)
-        elif reason.startswith("mg") and status is not None:
-            value, unit, date = f"{status.mmol:.2f}", "mmol/L", as_utc_date(status.result.effective)
-        threshold = "egfr-contraindication" if reason == "egfr-contraindication" else "egfr-caution"
-        interacting = [f for f in self.ev.findings if f.code in ("interacting-drug", "draft-interacting-drug")]
-        drugs = ", ".join(dict.fromkeys(_md(e.display or e.reference) for f in interacting for e in f.evidence))
-        lookback = "lab-lookback-days" if reason.startswith("egfr") else "serum-mg-lookback-days"
-        return render(
-            kind.phrases[reason],
-            {
-                "value": value,
-                "unit": unit,
-                "date": date,
-                "threshold": f"{self.kb.threshold(threshold):g}",
-                "drugs": drugs,
-                "lookback": months(self.kb.threshold(lookback)),
-            },
+    def _fresh(self, items: list[tuple[str, PlainText]], *, keep_one: bool = False) -> list[tuple[str, PlainText]]:
+        """Items whose sentence is not already on an earlier card of this response (nor twice here)."""
+        out: list[tuple[str, PlainText]] = []
+        texts: set[str] = set()
+        for sid, text in items:
+            if text and text not in self.seen and text not in texts:
+                out.append((sid, text))
+                texts.add(text)
+        if keep_one and not out and items:
+            out = [items[0]]
+        return out
+
+    def statement(self, sid: str, values: Mapping[str, str]) -> PlainText:
+        return fill(self.kb.statements[sid].text, _defaults(values))
+
+    def fact(self, f: Fact) -> PlainText:
+        return fill(self.kb.facts[f.key], _defaults(f.values))
+
+    def citations(self, statement_ids: list[str]) -> list[Markdown]:
+        """The primary source of each statement shown on the card, in order, once each."""
+        ids: list[str] = []
+        for sid in statement_ids:
+            primary = next((c for c in self.kb.statements[sid].sources if self.kb.citations[c].on_cards), None)
+            if primary is not None:
+                ids.append(primary)
+        out: list[Markdown] = []
+        for cid in dict.fromkeys(ids):
+            c = self.kb.citations[cid]
+            label = PlainText(c.compact)
+            out.append(link(label, c.url) if c.url else escape(label))
+        return out[:MAX_SOURCES]
+
+    # -- source, links, suggestions --------------------------------------------------------------------
+    def source(self, kind: CardKind, d: Decision) -> Source:
+        cid = kind.source or next(
+            (
+                c
+                for sid in (*d.notes, *d.actions)
+                for c in self.kb.statements[sid].sources
+                if self.kb.citations[c].on_cards
+            ),
+            None,
         )
+        if cid is None:
+            raise ValueError(f"card {kind.topic} has no source")
+        c = self.kb.citations[cid]
+        return Source(label=c.label, url=c.url, topic=Coding(self.kb.topic_system, kind.topic, kind.title))
 
-    def suggestions(self, topic: str, kind: CardKind) -> tuple[Suggestion, ...]:
-        """Order the missing test; for a contraindicated supplement, remove the draft orders instead."""
-        reasons = set(self.ev.reasons.get(topic, ()))
+    def links(self, kind: CardKind) -> tuple[Link, ...]:
+        out = []
+        for cid in kind.links:
+            c = self.kb.citations[cid]
+            if c.url:
+                out.append(Link(label=c.compact, url=c.url))
+        return tuple(out[:MAX_LINKS])
+
+    def suggestions(self, d: Decision, kind: CardKind) -> tuple[Suggestion, ...]:
         out: list[Suggestion] = []
-        wants_test = topic == "mg-not-measured" or bool(reasons & {"mg-unknown", "egfr-unknown"})
-        if kind.suggestion is not None and self.subject and wants_test:
-            out.append(self.order_suggestion(kind))
-        deletable = [d for d in self.ev.drafts.get(topic, ()) if d.has_id]
-        if kind.delete_suggestion is not None and "egfr-contraindication" in reasons and deletable:
+        recommend_delete = bool(d.delete) and d.recommend_delete
+        if d.tests and self.subject:
+            out.append(self.order_suggestion(d.tests, recommended=d.recommend_tests and not recommend_delete))
+        if d.delete and kind.delete_suggestion is not None:
             actions = tuple(
                 Action(
                     "delete",
-                    f"{kind.delete_suggestion.description}: {d.display or d.reference}",
-                    resource_id=d.reference,
+                    f"{kind.delete_suggestion.description}: {o.display or o.reference}",
+                    resource_id=o.reference,
                 )
-                for d in deletable
+                for o in d.delete
             )
-            out.append(Suggestion(self.new_uuid(), kind.delete_suggestion.label, actions, is_recommended=True))
+            out.append(
+                Suggestion(
+                    self.new_uuid(), kind.delete_suggestion.label, actions, is_recommended=recommend_delete or None
+                )
+            )
         return tuple(out)
 
-    def order_suggestion(self, kind: CardKind) -> Suggestion:
-        """A recommended suggestion that creates a complete draft R4 ServiceRequest for the LOINC test."""
-        sg = kind.suggestion
-        if sg is None or self.subject is None:
-            raise ValueError(f"card kind {kind.topic} has no order suggestion or no subject")
-        resource: dict[str, Any] = {
-            "resourceType": "ServiceRequest",
-            "id": self.new_uuid(),
-            "status": "draft",
-            "intent": "order",
-            "code": {"coding": [{"system": sg.system, "code": sg.code, "display": sg.display}], "text": sg.display},
-            "subject": {"reference": self.subject},
-        }
-        action = Action("create", f"{sg.description} ({sg.display}, LOINC {sg.code})", resource=resource)
-        return Suggestion(uuid=self.new_uuid(), label=sg.label, actions=(action,), is_recommended=True)
+    def order_suggestion(self, tests: tuple[str, ...], *, recommended: bool) -> Suggestion:
+        """One suggestion that creates a complete draft R4 ServiceRequest per LOINC-coded test."""
+        subject = self.subject or ""
+        chosen = [self.kb.tests[t] for t in tests]
+        actions = []
+        for t in chosen:
+            resource: dict[str, Any] = {
+                "resourceType": "ServiceRequest",
+                "id": self.new_uuid(),
+                "status": "draft",
+                "intent": "order",
+                "code": {
+                    "coding": [{"system": "http://loinc.org", "code": t.code, "display": t.display}],
+                    "text": t.display,
+                },
+                "subject": {"reference": subject},
+            }
+            actions.append(Action("create", f"Draft order: {t.display} (LOINC {t.code})", resource=resource))
+        label = self.kb.order_label.format(tests=", ".join(t.short for t in chosen))
+        return Suggestion(uuid=self.new_uuid(), label=label, actions=tuple(actions), is_recommended=recommended or None)
 
 
-def mg_placeholders(status: MgStatus) -> dict[str, str]:
-    """Values a magnesium card template may use (see knowledge.INLINE_PLACEHOLDERS)."""
-    r = status.result
-    return {
-        "mmol": f"{status.mmol:.2f}",
-        "mgdl": f"{status.mgdl:.2f}",
-        "meq": f"{status.meq:.2f}",
-        "date": as_utc_date(r.effective),
-        "lab_range": lab_range_text(r),
-        "band": status.band.label,
-        "loinc": r.code,
-        "status_phrase": "; ".join(status.reasons) or "within the evidence-based range",
-    }
+def summary(kind: CardKind, d: Decision) -> PlainText:
+    """Summary parts in priority order, joined; a part that does not fit is dropped whole."""
+    values = {k: clip(v, SUMMARY_VALUE_MAX) for k, v in _defaults(d.values).items()}
+    parts = [fill(kind.summary[p], values) for p in d.summary]
+    parts = [p for p in parts if p]
+    text = clip(parts[0], MAX_SUMMARY_CHARS - 1) if parts else PlainText(kind.title)
+    for part in parts[1:]:
+        candidate = f"{text}{SEPARATOR}{part}"
+        if len(candidate) < MAX_SUMMARY_CHARS:
+            text = PlainText(candidate)
+    return text
 
 
-def lab_range_text(r: LabResult) -> str:
-    if r.range_low is not None and r.range_high is not None:
-        return f"{r.range_low:g}–{r.range_high:g} {r.unit}"
-    if r.range_low is not None:
-        return f"≥ {r.range_low:g} {r.unit}"
-    if r.range_high is not None:
-        return f"≤ {r.range_high:g} {r.unit}"
-    return _md(r.range_text) if r.range_text else "not reported by the lab"
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
-def finding_lines(findings: Sequence[Finding]) -> str:
-    """Findings as a Markdown list, each with its evidence (resource, name, date) and since when."""
-    if not findings:
-        return "- none found in the record"
-    lines = []
-    for f in findings:
-        label = f"**{_md(f.display)}**"
-        if f.values.get("strength"):
-            label += f" ({f.values['strength']})"
-        if f.since:
-            label += f", since {f.since.isoformat()}"
-        if "name" in f.values.get("matchedBy", ()):
-            label += " (matched by name)"
-        lines.append(f"- {label}: " + "; ".join(evidence_text(e) for e in f.evidence))
-    return "\n".join(lines)
-
-
-def evidence_text(e: Evidence) -> str:
-    where = _md(e.reference) + (f", {e.date}" if e.date else "")
-    return f"{_md(e.display)} ({where})" if e.display else where
-
-
-def months(days: float) -> str:
-    return f"{round(days / 30.4375)} months"
-
-
-def render(template: str, values: Mapping[str, Any]) -> str:
-    """Fill a rules template; placeholders were checked against the vocabulary at load time."""
-    return _FORMATTER.vformat(template, (), values).strip()
-
-
-def statements_markdown(kind: CardKind, kb: KnowledgeBase, present: frozenset[str] = frozenset()) -> str:
-    """The card's cited statements (fixed, then those whose finding is present) as a Markdown list."""
-    ids = list(kind.statements)
-    for code, sids in kind.statements_when.items():
-        if code in present:
-            ids += [sid for sid in sids if sid not in ids]
-    lines = []
-    for sid in ids:
-        statement = kb.statements[sid]
-        cites = "; ".join(_cite(kb, c) for c in statement.sources)
-        lines.append(f"- {statement.text} ({cites})")
-    return "\n".join(lines)
-
-
-def _cite(kb: KnowledgeBase, citation_id: str) -> str:
-    citation = kb.citations[citation_id]
-    return f"[{citation.label}]({citation.url})" if citation.url else citation.label
-
-
-def card_source(kind: CardKind, kb: KnowledgeBase) -> Source:
-    citation = kb.citations[kind.source]
-    return Source(label=citation.label, url=citation.url, topic=Coding(kb.topic_system, kind.topic, kind.title))
-
-
-def card_links(kind: CardKind, kb: KnowledgeBase) -> tuple[Link, ...]:
-    links = []
-    for cid in kind.links:
-        citation = kb.citations[cid]
-        if citation.url:
-            links.append(Link(label=citation.label, url=citation.url))
-    return tuple(links)
-
-
-def template_fields(template: str) -> set[str]:
-    """The placeholder names in a template (used by the loader to check them)."""
-    return {name for _, name, _, _ in _FORMATTER.parse(template) if name is not None}
-
-
-def _md(text: str) -> str:
-    """Escape text that came from the EHR: HTML characters as entities, Markdown punctuation with a backslash."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()).translate(_HTML_ENTITIES))
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,") + "…"
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+def _defaults(values: Mapping[str, str]) -> Mapping[str, str]:
+    return _Blank(values)

@@ -15,7 +15,7 @@ from pydantic import Field
 from .fhir_base import FhirBase64, FhirDate, FhirDateTime, FhirDecimal, FhirInstant, FhirModel, FhirTime, FhirUuid
 
 FHIR_RESOURCES_VERSION = "8.3.0"
-USED_ELEMENTS_DIGEST = "0ea402c1be964216"
+USED_ELEMENTS_DIGEST = "9e8f77232acbdc9a"
 
 FhirBoolean = Annotated[bool, Field(strict=True)]
 FhirCanonical = Annotated[str, Field(strict=True, pattern="\\S*")]
@@ -67,6 +67,7 @@ class MedicationRequest(FhirModel):
     authoredOn: FhirDateTime | None = None
     dispenseRequest: MedicationRequestDispenseRequest | None = None
     dosageInstruction: list[Dosage] | None = None
+    reasonCode: list[CodeableConcept] | None = None
     medicationCodeableConcept: CodeableConcept | None = None
     medicationReference: Reference | None = None
     __choice_required__: ClassVar[tuple[str, ...]] = ("medication",)
@@ -85,6 +86,8 @@ class MedicationStatement(FhirModel):
     effectiveDateTime: FhirDateTime | None = None
     effectivePeriod: Period | None = None
     dateAsserted: FhirDateTime | None = None
+    dosage: list[Dosage] | None = None
+    reasonCode: list[CodeableConcept] | None = None
     medicationCodeableConcept: CodeableConcept | None = None
     medicationReference: Reference | None = None
     __choice_required__: ClassVar[tuple[str, ...]] = ("medication",)
@@ -108,11 +111,15 @@ class Observation(FhirModel):
     issued: FhirInstant | None = None
     valueQuantity: Quantity | None = None
     valueInteger: FhirInteger | None = None
+    valueString: FhirString | None = None
+    valueCodeableConcept: CodeableConcept | None = None
+    dataAbsentReason: CodeableConcept | None = None
+    specimen: Reference | None = None
     referenceRange: list[ObservationReferenceRange] | None = None
     interpretation: list[CodeableConcept] | None = None
     __choice_groups__: ClassVar[dict[str, tuple[str, ...]]] = {
         "effective": ("effectiveDateTime", "effectivePeriod", "effectiveInstant"),
-        "value": ("valueQuantity", "valueInteger"),
+        "value": ("valueQuantity", "valueInteger", "valueString", "valueCodeableConcept"),
     }
 
 
@@ -126,6 +133,19 @@ class Patient(FhirModel):
     deceasedBoolean: FhirBoolean | None = None
     deceasedDateTime: FhirDateTime | None = None
     __choice_groups__: ClassVar[dict[str, tuple[str, ...]]] = {"deceased": ("deceasedBoolean", "deceasedDateTime")}
+
+
+class Procedure(FhirModel):
+    """fhir.resources.R4B.procedure.Procedure (used elements)."""
+
+    resourceType: Literal["Procedure"] | None = None
+    id: FhirId | None = None
+    status: FhirCode
+    code: CodeableConcept | None = None
+    subject: Reference
+    performedDateTime: FhirDateTime | None = None
+    performedPeriod: Period | None = None
+    __choice_groups__: ClassVar[dict[str, tuple[str, ...]]] = {"performed": ("performedDateTime", "performedPeriod")}
 
 
 class CodeableConcept(FhirModel):
@@ -1002,6 +1022,7 @@ RESOURCE_MODELS: dict[str, type[FhirModel]] = {
     "MedicationStatement": MedicationStatement,
     "Observation": Observation,
     "Patient": Patient,
+    "Procedure": Procedure,
 }
 # Built now, once per process (the element models are built inside them: never validated alone).
 for _model in RESOURCE_MODELS.values():

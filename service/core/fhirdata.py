@@ -8,16 +8,17 @@ data-quality finding; it never fails the request.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
-from .fhir_models import Condition, MedicationRequest, MedicationStatement, Observation, Patient
+from .fhir_models import Condition, MedicationRequest, MedicationStatement, Observation, Patient, Procedure
 from .knowledge import LAB_VALUESETS, KnowledgeBase
 from .matching import CodingText, Vocabulary
 from .model import Evidence, Finding
@@ -26,9 +27,12 @@ from .units import MgConverter, normalise_unit
 LOINC = "http://loinc.org"
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 # FHIR R4 Observation.status values that denote a usable result (R4 §Observation.status).
-USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+# A preliminary result is a result: a newer preliminary critical value must not vanish behind an older final
+# one (it is shown as preliminary); registered (no value yet), cancelled and entered-in-error are not results.
+USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected", "preliminary"})
 # The subject element of each resource type we read (FHIR R4 resource definitions).
 _SUBJECT_FIELD = {
+    "Procedure": "subject",
     "Observation": "subject",
     "Condition": "subject",
     "MedicationRequest": "subject",
@@ -39,6 +43,9 @@ _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 FUTURE_TOLERANCE = timedelta(days=1)
 # Analytes whose every result is reported (not just the latest): non-serum Mg is a data-quality finding.
 ALL_RESULTS_REPORTED = frozenset({"non-serum-magnesium"})
+# Analytes whose results of the latest day are all read: simultaneous eGFRs (creatinine- and cystatin-based)
+# are compared and the lowest decides.
+SAME_DAY_REPORTED = frozenset({"egfr"})
 # The elements the rules read, per resource type: only these are validated ("validate what you use"), so
 # a vendor's unknown or malformed element elsewhere in a resource never costs time or drops the resource.
 USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
@@ -55,6 +62,10 @@ USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
         "issued",
         "valueQuantity",
         "valueInteger",
+        "valueString",
+        "valueCodeableConcept",
+        "dataAbsentReason",
+        "specimen",
         "referenceRange",
         "interpretation",
     ),
@@ -84,6 +95,7 @@ USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
         "authoredOn",
         "dispenseRequest",
         "dosageInstruction",
+        "reasonCode",
         "medicationCodeableConcept",
         "medicationReference",
     ),
@@ -95,8 +107,19 @@ USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
         "effectiveDateTime",
         "effectivePeriod",
         "dateAsserted",
+        "dosage",
+        "reasonCode",
         "medicationCodeableConcept",
         "medicationReference",
+    ),
+    "Procedure": (
+        "resourceType",
+        "id",
+        "status",
+        "code",
+        "subject",
+        "performedDateTime",
+        "performedPeriod",
     ),
 }
 _MAX_REPORTED_ERRORS = 3
@@ -129,24 +152,49 @@ class MedicationUse:
     classes: Mapping[str, str]  # class id → matchedBy (code, category, name)
     status: str
     start: datetime | None
-    end: datetime | None
+    end: datetime | None  # effectivePeriod.end, dispenseRequest.validityPeriod.end or the dosage bounds end
+    route: str | None = None  # route class (rules/matchers.yaml routes), from the dosage route or the product name
+    supply_days: float | None = None  # the course a prescription covers (expected supply x fills, or its period)
+    indications: frozenset[str] = frozenset()  # condition classes of reasonCode
 
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.display, self.start.date().isoformat() if self.start else None)
 
+    def current_at(self, now: datetime) -> bool:
+        """Taken now: an active, on-hold or intended status whose period has not ended."""
+        return self.status in CURRENT_MEDICATION_STATUS and (self.end is None or self.end >= now)
+
+    def last_taken(self, now: datetime) -> datetime | None:
+        """When exposure ended (or `now` while it goes on)."""
+        return now if self.current_at(now) else (self.end or self.start)
+
+
+# Medication statuses that mean "taking it now" (R4 MedicationStatement and MedicationRequest status).
+CURRENT_MEDICATION_STATUS = frozenset({"active", "on-hold", "intended"})
+
 
 @dataclass(frozen=True, slots=True)
 class ConditionFact:
-    """A Condition that matched at least one condition class."""
+    """A Condition (or Procedure) that matched at least one condition class."""
 
     reference: str
     display: str
     classes: Mapping[str, str]
     active: bool
     onset: datetime | None
+    recorded: datetime | None = None
+    # False for "history of ...", "... in remission" and remission codes: present in the record, not now.
+    current: bool = True
+    laterality: str | None = None  # "left", "right", "unilateral" or "bilateral", from the code or text
+    kind: str = "Condition"
 
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.display, self.onset.date().isoformat() if self.onset else None)
+
+    @property
+    def latest_activity(self) -> datetime | None:
+        dates = [d for d in (self.onset, self.recorded) if d is not None]
+        return max(dates) if dates else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +205,34 @@ class LabResult:
     reference: str
     code: str
     display: str | None
-    value: float  # as reported
-    unit: str  # canonical UCUM for magnesium; as reported for other analytes
+    value: float  # as reported (magnesium); in mmol/L for potassium and calcium
+    unit: str  # canonical UCUM for magnesium, potassium and calcium; as reported for other analytes
     effective: datetime
-    range_low: float | None  # in the reported unit
+    range_low: float | None  # in `unit`
     range_high: float | None
     range_text: str | None
     interpretation: frozenset[str]
     comparator: str | None = None
+    status: str = "final"
+    issued: datetime | None = None
+    value_text: str | None = None  # coded results (pregnancy status): the answer's text
 
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.display, self.effective.date().isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableResult:
+    """A result that exists but could not be interpreted: never the same as "not measured"."""
+
+    analyte: str
+    reference: str
+    display: str | None
+    effective: datetime | None
+    problem: str  # what was wrong, in words a person can act on
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.display, self.effective.date().isoformat() if self.effective else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +244,26 @@ class PatientRecord:
     issues: tuple[Finding, ...]
     medications: tuple[MedicationUse, ...] = ()
     conditions: tuple[ConditionFact, ...] = ()
+    unreadable: tuple[UnreadableResult, ...] = ()
 
     def labs_for(self, analyte: str) -> list[LabResult]:
-        """Results for one analyte, most recent first."""
-        return sorted((r for r in self.labs if r.analyte == analyte), key=lambda r: r.effective, reverse=True)
+        """Results for one analyte, most recent first (amended/corrected first, then latest issued)."""
+        return sorted(
+            (r for r in self.labs if r.analyte == analyte),
+            key=lambda r: (r.effective, STATUS_RANK.get(r.status, 0), r.issued or _EARLIEST),
+            reverse=True,
+        )
+
+    def unreadable_for(self, analyte: str) -> list[UnreadableResult]:
+        return sorted(
+            (u for u in self.unreadable if u.analyte == analyte),
+            key=lambda u: u.effective or _EARLIEST,
+            reverse=True,
+        )
+
+
+# An amended or corrected result supersedes the original of the same time (R4 §Observation.status).
+STATUS_RANK: Mapping[str, int] = {"corrected": 2, "amended": 2, "final": 1, "preliminary": 0}
 
 
 class Extractor:
@@ -195,9 +276,24 @@ class Extractor:
         for vs_id in LAB_VALUESETS:
             for key in kb.valuesets[vs_id].codes:
                 self._lab_index.setdefault(key, vs_id)
+        for cid, definition in kb.observation_names.items():
+            if definition.valueset:
+                for key in kb.valuesets[definition.valueset].codes:
+                    self._lab_index.setdefault(key, cid)
         self.medications = Vocabulary(kb.medications, kb.valuesets)
         self.conditions = Vocabulary(kb.conditions, kb.valuesets)
         self.observation_names = Vocabulary(kb.observation_names, kb.valuesets)
+        self.routes = Vocabulary(kb.routes, kb.valuesets)
+        self.qualifiers = Vocabulary(kb.qualifiers, kb.valuesets)
+        self._short_course = kb.threshold("short-course-days")
+        # Results outside these limits are data errors, not clinical findings (rules/thresholds.yaml).
+        self._plausible_max = {
+            "serum-magnesium": kb.threshold("plausible-max-serum-mg"),
+            "non-serum-magnesium": kb.threshold("plausible-max-serum-mg"),
+            "potassium": kb.threshold("plausible-max-potassium"),
+            "calcium": kb.threshold("plausible-max-calcium"),
+            "egfr": kb.threshold("plausible-max-egfr"),
+        }
 
     @property
     def mg(self) -> MgConverter:
@@ -248,22 +344,57 @@ class Extractor:
                 candidates.setdefault(relevant, []).append(entry)
             elif not _unused_by_status(raw, rtype):
                 self._collect(rtype, relevant, entry, issues, meds=meds, conditions=conditions)
-        labs = [lab for analyte, found in candidates.items() for lab in self._labs(analyte, found, issues, now)]
-        return PatientRecord(demographics, tuple(labs), tuple(issues), tuple(meds), tuple(conditions))
+        labs: list[LabResult] = []
+        unreadable: list[UnreadableResult] = []
+        for analyte, found in candidates.items():
+            self._labs(analyte, found, issues, now, labs=labs, unreadable=unreadable)
+        return PatientRecord(
+            demographics, tuple(labs), tuple(issues), tuple(meds), tuple(conditions), tuple(unreadable)
+        )
 
-    def _labs(self, analyte: str, found: list[Entry], issues: list[Finding], now: datetime | None) -> list[LabResult]:
-        """Validate an analyte's results newest first; stop at the first usable one not in the future."""
-        ordered = sorted(found, key=_raw_time_key, reverse=True)
-        results: list[LabResult] = []
+    def _labs(
+        self,
+        analyte: str,
+        found: list[Entry],
+        issues: list[Finding],
+        now: datetime | None,
+        *,
+        labs: list[LabResult],
+        unreadable: list[UnreadableResult],
+    ) -> None:
+        """Validate an analyte's results newest first; stop at the first readable one not in the future.
+
+        Results newer than it that could not be read are kept as UnreadableResult: a result exists.
+        """
+        ordered = sorted(found, key=_raw_sort_key, reverse=True)
+        stop_day = None
         for entry in ordered:
+            if stop_day is not None and _raw_sort_key(entry)[0].date() != stop_day:
+                break
             obs = _validate(Observation, entry, issues)
-            result = self._lab_result(obs, analyte, entry, issues) if obs is not None else None
+            if obs is None:
+                when = _raw_sort_key(entry)[0]
+                unreadable.append(
+                    UnreadableResult(
+                        analyte,
+                        _reference(entry),
+                        _raw_text(entry.resource.get("code")) or None,
+                        when if when not in (_LATEST, _EARLIEST) else None,
+                        "the result is not valid FHIR R4",
+                    )
+                )
+                continue
+            result = self._lab_result(obs, analyte, entry, issues)
             if result is None:
                 continue
-            results.append(result)
+            if isinstance(result, UnreadableResult):
+                unreadable.append(result)
+                continue
+            labs.append(result)
             if now is not None and analyte not in ALL_RESULTS_REPORTED and result.effective <= now + FUTURE_TOLERANCE:
-                break
-        return results
+                if analyte not in SAME_DAY_REPORTED:
+                    break
+                stop_day = stop_day or result.effective.date()
 
     # Cheap pre-filters on raw JSON: return what made the resource relevant, or None to skip it.
     def _observation_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
@@ -298,16 +429,45 @@ class Extractor:
         name = _raw_text(concept) or next((c.display for c in codings if c.display), "")
         return (found, name) if found else None
 
+    def route_of(self, raw: Mapping[str, Any], name: str) -> str | None:
+        """The route class of a raw MedicationRequest/Statement: its dosage route, else its product name."""
+        for dosage in _raw_list(raw.get("dosageInstruction")) + _raw_list(raw.get("dosage")):
+            if type(dosage) is not dict:
+                continue
+            route = dosage.get("route")
+            found = self.routes.classify(_raw_codings(route), [_raw_text(route)])
+            if found:
+                return _first_route(found, self.routes)
+        found = self.routes.classify([], [name])
+        return _first_route(found, self.routes) if found else None
+
+    def indications_of(self, raw: Mapping[str, Any]) -> frozenset[str]:
+        """Condition classes of a medication's reasonCode (e.g. hypomagnesemia)."""
+        out: set[str] = set()
+        for concept in _raw_list(raw.get("reasonCode")):
+            out |= set(self.conditions.classify(_raw_codings(concept), [_raw_text(concept)]))
+        return frozenset(out)
+
     def _condition_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> dict[str, str] | None:
         code = raw.get("code")
         found = self.conditions.classify(_raw_codings(code), [_raw_text(code)])
-        return found or None
+        if not found:
+            return None
+        # A family history is about relatives, never the patient (ICD-10-CM Z80-Z84, "family history of").
+        if "family-history" in self._qualifiers(code):
+            return None
+        return found
+
+    def _qualifiers(self, concept: Any) -> dict[str, str]:
+        texts = [_raw_text(concept)] + [c.display or "" for c in _raw_codings(concept)]
+        return self.qualifiers.classify(_raw_codings(concept), texts)
 
     _handlers: ClassVar[Mapping[str, Callable[[Extractor, Mapping[str, Any], Mapping[str, Any]], Any]]] = {
         "Observation": _observation_filter,
         "MedicationRequest": classify_medication,
         "MedicationStatement": classify_medication,
         "Condition": _condition_filter,
+        "Procedure": _condition_filter,
     }
 
     def _collect(
@@ -325,19 +485,70 @@ class Extractor:
             med = _validate(model, entry, issues)
             if med is not None:
                 classes, name = relevant
-                meds.append(_medication_use(med, rtype, classes, name, entry))
+                use = _medication_use(med, rtype, classes, name, entry)
+                raw = entry.resource
+                supply = supply_days(raw)
+                if use.end is None and use.start is not None and supply is not None and supply <= self._short_course:
+                    # A short course (e.g. 14 days) with no end date ends when its supply runs out.
+                    use = replace(use, end=use.start + timedelta(days=supply))
+                meds.append(
+                    replace(
+                        use,
+                        route=self.route_of(raw, use.display),
+                        supply_days=supply,
+                        indications=self.indications_of(raw),
+                    )
+                )
+        elif rtype == "Procedure":
+            proc = _validate(Procedure, entry, issues)
+            if proc is not None:
+                conditions.append(_procedure_fact(proc, relevant, entry))
         else:
             cond = _validate(Condition, entry, issues)
             if cond is not None:
-                conditions.append(_condition_fact(cond, relevant, entry))
+                qualifiers = self._qualifiers(entry.resource.get("code"))
+                fact = _condition_fact(cond, relevant, entry)
+                conditions.append(
+                    replace(
+                        fact,
+                        current=not ({"past", "remission"} & set(qualifiers)),
+                        laterality=_laterality(entry.resource.get("code")),
+                    )
+                )
 
-    def _lab_result(self, obs: Any, analyte: str, entry: Entry, issues: list[Finding]) -> LabResult | None:
+    def _lab_result(
+        self, obs: Any, analyte: str, entry: Entry, issues: list[Finding]
+    ) -> LabResult | UnreadableResult | None:
         if obs.status not in USABLE_OBSERVATION_STATUS:
             return None  # preliminary, cancelled, entered-in-error...: not a result to act on
         effective = _observation_time(obs)
         if effective is None:
             issues.append(_issue("result-without-date", "A result has no effective time or issued; ignored.", entry))
             return None
+        read = self._read_value(obs, analyte)
+        if isinstance(read, str):
+            issues.append(_issue("result-unreadable", f"A result could not be read: {read}.", entry))
+            return UnreadableResult(analyte, _reference(entry), _concept_display(obs.code) or None, effective, read)
+        value, unit, ranges, comparator, text = read
+        return _lab(
+            obs,
+            analyte,
+            entry,
+            effective,
+            value=value,
+            unit=unit,
+            ranges=ranges,
+            comparator=comparator,
+            value_text=text,
+        )
+
+    def _read_value(  # noqa: PLR0911, PLR0912 (one early return per way a result can be unreadable)
+        self, obs: Any, analyte: str
+    ) -> str | tuple[float, str, tuple[float | None, float | None, str | None], str | None, str | None]:
+        """(value, canonical unit, lab range, comparator, coded text), or what made the result unreadable."""
+        if analyte in CODED_ANALYTES:
+            text = _concept_display(obs.valueCodeableConcept) if obs.valueCodeableConcept is not None else ""
+            return (0.0, "", (None, None, None), None, text) if text else "it has no coded answer"
         quantity = obs.valueQuantity
         if quantity is not None and quantity.value is not None:
             value, code, unit_text, comparator = (
@@ -348,36 +559,203 @@ class Extractor:
             )
         elif obs.valueInteger is not None:
             value, code, unit_text, comparator = float(obs.valueInteger), None, None, None
+        elif obs.valueString is not None:
+            return f"the value is text ({_short(obs.valueString)!r}), not a number with a unit"
+        elif obs.dataAbsentReason is not None:
+            return f"no value ({_concept_display(obs.dataAbsentReason) or 'data absent'})"
         else:
-            issues.append(_issue("result-without-value", "A result has no numeric value; ignored.", entry))
-            return None
-        magnesium = analyte in ("serum-magnesium", "non-serum-magnesium")
-        unit = normalise_unit(code, unit_text) if magnesium else (code or unit_text or "")
-        if unit is None:
-            issues.append(
-                _issue(
-                    "unit-not-recognised",
-                    f"Unit {code or unit_text!r} is not a recognised magnesium unit; the result was not interpreted.",
-                    entry,
-                )
-            )
-            return None
-        low, high, text = _reference_range(obs, unit, self._mg if magnesium else None)
-        coding = next((c for c in obs.code.coding or [] if c.system == LOINC), None)
-        return LabResult(
-            analyte=analyte,
-            reference=_reference(entry),
-            code=coding.code if coding else "",
-            display=(coding.display if coding else None) or obs.code.text,
-            value=value,
-            unit=unit,
-            effective=effective,
-            range_low=low,
-            range_high=high,
-            range_text=text,
-            interpretation=_interpretation_codes(obs),
-            comparator=comparator,
-        )
+            return "it has no numeric value"
+        if not math.isfinite(value):
+            return "the value is not a finite number"
+        named = code or unit_text
+        if analyte in ("serum-magnesium", "non-serum-magnesium"):
+            unit = normalise_unit(code, unit_text)
+            if unit is None:
+                return f"unit {named!r} is not a magnesium unit" if named else "it has no unit"
+            canonical = self._mg.to_mmol(value, unit)
+            ranges = _reference_range(obs, unit, self._mg)
+        elif analyte in SI_ANALYTES:
+            factor = si_factor(analyte, code, unit_text)
+            if factor is None:
+                return f"unit {named!r} is not understood" if named else "it has no unit"
+            unit, value = MMOL_PER_L, value * factor
+            canonical, ranges = value, _si_range(obs, analyte)
+        else:
+            unit = named or ""
+            if analyte in UNIT_REQUIRED and not unit:
+                return "it has no unit"
+            canonical, ranges = value, _reference_range(obs, unit, None)
+        limit = self._plausible_max.get(analyte)
+        if limit is not None and (canonical <= 0 or canonical > limit):
+            return f"the value {value:g} {unit} is not physiologically possible"
+        return value, unit, ranges, comparator, None
+
+
+# Coded (not numeric) observations the rules read, by observation-name class.
+CODED_ANALYTES = frozenset({"pregnancy-status"})
+# Analytes normalised to mmol/L (the engine's cut-offs are in mmol/L).
+SI_ANALYTES = frozenset({"potassium", "calcium"})
+# Analytes whose numbers mean nothing without a unit.
+UNIT_REQUIRED = frozenset({"egfr"})
+MMOL_PER_L = "mmol/L"
+# Calcium: mg/dL x 0.2495 = mmol/L (clinical reference §2b); potassium: mmol/L = mEq/L.
+_SI_FACTORS: Mapping[str, Mapping[str, float]] = {
+    "potassium": {"mmol/l": 1.0, "meq/l": 1.0},
+    "calcium": {"mmol/l": 1.0, "mg/dl": 0.2495, "meq/l": 0.5},
+}
+
+
+def si_factor(analyte: str, code: str | None, unit: str | None) -> float | None:
+    for candidate in (code, unit):
+        if candidate:
+            factor = _SI_FACTORS[analyte].get(candidate.strip().lower())
+            if factor is not None:
+                return factor
+    return None
+
+
+def _si_range(obs: Any, analyte: str) -> tuple[float | None, float | None, str | None]:
+    for rr in obs.referenceRange or []:
+        bounds = []
+        for q in (rr.low, rr.high):
+            factor = si_factor(analyte, q.code, q.unit) if q is not None and q.value is not None else None
+            if q is not None and q.value is not None and factor is None and not (q.code or q.unit):
+                factor = None  # a bound without a unit: ambiguous for calcium, not used
+            bounds.append(float(q.value) * factor if q is not None and q.value is not None and factor else None)
+        if bounds[0] is not None or bounds[1] is not None:
+            return bounds[0], bounds[1], rr.text
+        if rr.text:
+            return None, None, rr.text
+    return None, None, None
+
+
+def _lab(
+    obs: Any,
+    analyte: str,
+    entry: Entry,
+    effective: datetime,
+    *,
+    value: float,
+    unit: str,
+    ranges: tuple[float | None, float | None, str | None],
+    comparator: str | None,
+    value_text: str | None = None,
+) -> LabResult:
+    coding = next((c for c in obs.code.coding or [] if c.system == LOINC), None)
+    low, high, text = ranges
+    return LabResult(
+        analyte=analyte,
+        reference=_reference(entry),
+        code=coding.code if coding else "",
+        display=(coding.display if coding else None) or obs.code.text,
+        value=value,
+        unit=unit,
+        effective=effective,
+        range_low=low,
+        range_high=high,
+        range_text=text,
+        interpretation=_interpretation_codes(obs),
+        comparator=comparator,
+        status=str(obs.status),
+        issued=as_utc(obs.issued),
+        value_text=value_text,
+    )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_route(found: Mapping[str, str], routes: Vocabulary) -> str:
+    """The most specific route when a text names several (the vocabulary's order is the priority)."""
+    order = list(routes.definitions)
+    return min(found, key=order.index)
+
+
+def _raw_list(value: Any) -> list[Any]:
+    return value if type(value) is list else []
+
+
+_LATERALITY = (
+    ("bilateral", "bilateral"),
+    ("both", "bilateral"),
+    ("unilateral", "unilateral"),
+    ("left", "left"),
+    ("right", "right"),
+)
+# ICD-10-CM codes that carry the side (clinical reference §4b; R22.4x terminology review 2026-12-01).
+_ICD_SIDE = {
+    "M79604": "right",
+    "M79661": "right",
+    "M79605": "left",
+    "M79662": "left",
+    "R2241": "right",
+    "R2242": "left",
+    "R2243": "bilateral",
+}
+
+
+def _laterality(concept: Any) -> str | None:
+    for c in _raw_codings(concept):
+        if c.code and c.system == ICD10CM_SYSTEM:
+            side = _ICD_SIDE.get(c.code.replace(".", "").upper())
+            if side:
+                return side
+    words = set(
+        re.findall(r"[a-z]+", " ".join([_raw_text(concept)] + [c.display or "" for c in _raw_codings(concept)]).lower())
+    )
+    return next((side for word, side in _LATERALITY if word in words), None)
+
+
+ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+_DURATION_DAYS = {
+    "d": 1.0,
+    "day": 1.0,
+    "days": 1.0,
+    "wk": 7.0,
+    "week": 7.0,
+    "weeks": 7.0,
+    "mo": 30.0,
+    "month": 30.0,
+    "months": 30.0,
+    "h": 1 / 24,
+}
+
+
+def supply_days(raw: Mapping[str, Any]) -> float | None:
+    """How long a prescription covers: expected supply x (1 + repeats), else its validity or dosage bounds."""
+    dispense = raw.get("dispenseRequest")
+    if type(dispense) is dict:
+        supply = dispense.get("expectedSupplyDuration")
+        if type(supply) is dict and isinstance(supply.get("value"), int | float):
+            unit = str(supply.get("code") or supply.get("unit") or "d").strip().lower()
+            factor = _DURATION_DAYS.get(unit)
+            if factor is not None:
+                repeats = dispense.get("numberOfRepeatsAllowed")
+                fills = 1 + (repeats if type(repeats) is int and repeats > 0 else 0)
+                return float(supply["value"]) * factor * fills
+        days = _period_days(dispense.get("validityPeriod"))
+        if days is not None:
+            return days
+    for dosage in _raw_list(raw.get("dosageInstruction")):
+        timing = dosage.get("timing") if type(dosage) is dict else None
+        repeat = timing.get("repeat") if type(timing) is dict else None
+        if type(repeat) is dict:
+            days = _period_days(repeat.get("boundsPeriod"))
+            if days is not None:
+                return days
+    return None
+
+
+def _period_days(period: Any) -> float | None:
+    if type(period) is not dict:
+        return None
+    start, end = period.get("start"), period.get("end")
+    if type(start) is not str or type(end) is not str:
+        return None
+    a, b = _parse_time(start), _parse_time(end)
+    return (b - a).total_seconds() / 86400 if a and b and b >= a else None
 
 
 def entries_from_bundle(bundle: Mapping[str, Any]) -> list[Entry]:
@@ -496,6 +874,8 @@ def _raw_status(concept: Any) -> str | None:
 
 
 def _unused_by_status(raw: Mapping[str, Any], rtype: str) -> bool:
+    if rtype == "Procedure":
+        return raw.get("status") not in DONE_PROCEDURE_STATUS
     if rtype == "Condition":
         if _raw_status(raw.get("verificationStatus")) in IGNORED_VERIFICATION:
             return True
@@ -527,7 +907,32 @@ def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> Cond
         or as_utc(cond.onsetPeriod.start if cond.onsetPeriod else None)
         or as_utc(cond.recordedDate)
     )
-    return ConditionFact(_reference(entry), _concept_display(cond.code) or "condition", dict(classes), active, onset)
+    return ConditionFact(
+        _reference(entry),
+        _concept_display(cond.code) or "condition",
+        dict(classes),
+        active,
+        onset,
+        recorded=as_utc(cond.recordedDate),
+    )
+
+
+# Procedure.status values that mean it happened or is happening (R4 event-status).
+DONE_PROCEDURE_STATUS = frozenset({"completed", "in-progress"})
+
+
+def _procedure_fact(proc: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact:
+    """A Procedure (e.g. dialysis) as a fact: active when completed or in progress, dated when performed."""
+    period = proc.performedPeriod
+    performed = as_utc(proc.performedDateTime) or (as_utc(period.end or period.start) if period is not None else None)
+    return ConditionFact(
+        _reference(entry),
+        _concept_display(proc.code) or "procedure",
+        dict(classes),
+        str(proc.status) in DONE_PROCEDURE_STATUS,
+        performed,
+        kind="Procedure",
+    )
 
 
 def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> Any:
@@ -535,6 +940,8 @@ def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> An
     definitions run by pydantic-core); unknown elements are dropped (be liberal), errors skip the resource."""
     used = USED_ELEMENTS.get(str(entry.resource.get("resourceType")))
     raw: Any = {k: entry.resource[k] for k in used if k in entry.resource} if used else entry.resource
+    if used:
+        _assume_utc(raw, entry, issues)
     for _ in range(2):
         try:
             return model.model_validate(raw)
@@ -555,6 +962,49 @@ def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> An
             return None
     issues.append(_issue("resource-invalid", "Not valid FHIR R4; ignored.", entry))
     return None
+
+
+# FHIR R4 dateTime: "If hours and minutes are specified, a time zone SHALL be populated". EHRs that omit it
+# still mean a real moment; reading it as UTC (and saying so) beats dropping the newest result for an older one.
+_NO_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_TIME_FIELDS = (
+    "effectiveDateTime",
+    "issued",
+    "onsetDateTime",
+    "recordedDate",
+    "authoredOn",
+    "dateAsserted",
+    "performedDateTime",
+    "abatementDateTime",
+)
+_PERIOD_FIELDS = ("effectivePeriod", "onsetPeriod", "performedPeriod")
+
+
+def _assume_utc(raw: dict[str, Any], entry: Entry, issues: list[Finding]) -> None:
+    patched = []
+    for key in _TIME_FIELDS:
+        value = raw.get(key)
+        if type(value) is str and _NO_ZONE.match(value):
+            raw[key] = value + "Z"
+            patched.append(key)
+    for key in _PERIOD_FIELDS:
+        period = raw.get(key)
+        if type(period) is dict:
+            fixed = dict(period)
+            for bound in ("start", "end"):
+                value = period.get(bound)
+                if type(value) is str and _NO_ZONE.match(value):
+                    fixed[bound] = value + "Z"
+                    patched.append(f"{key}.{bound}")
+            raw[key] = fixed
+    if patched:
+        issues.append(
+            _issue(
+                "time-zone-missing",
+                f"{', '.join(patched)} has no time zone; read as UTC.",
+                entry,
+            )
+        )
 
 
 def _without_paths(raw: Any, paths: Iterable[tuple[Any, ...]]) -> Any:
@@ -670,7 +1120,10 @@ def _partial_to_datetime(value: str) -> datetime | None:
     m = _PARTIAL_DATE.match(value)
     if not m:
         return None
-    return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
+    try:
+        return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
+    except ValueError:
+        return None  # an impossible date such as 2026-02-30: unreadable, never an error
 
 
 def as_utc(value: Any) -> datetime | None:
@@ -688,20 +1141,28 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def _raw_time_key(entry: Entry) -> datetime:
-    """A result's time from its raw JSON, for ordering before validation; unreadable times sort first."""
+def _raw_sort_key(entry: Entry) -> tuple[datetime, int, datetime]:
+    """A result's (time, status rank, issued) from its raw JSON, for ordering before validation.
+
+    Unreadable times sort first: validate them first, they may be the newest. An amended or corrected
+    result sorts before the original of the same time, and a later `issued` breaks remaining ties.
+    """
     raw = entry.resource
     period = raw.get("effectivePeriod")
+    status = raw.get("status")
+    rank = STATUS_RANK.get(status, 0) if type(status) is str else 0
+    issued_raw = raw.get("issued")
+    issued = (_parse_time(issued_raw) if type(issued_raw) is str else None) or _EARLIEST
     for value in (
         raw.get("effectiveDateTime"),
         raw.get("effectiveInstant"),
         (period.get("end") or period.get("start")) if type(period) is dict else None,
-        raw.get("issued"),
+        issued_raw,
     ):
         if type(value) is str:
             moment = _parse_time(value)
-            return moment if moment is not None else _LATEST  # validate it first: it may be the newest
-    return _LATEST
+            return (moment if moment is not None else _LATEST), rank, issued
+    return _LATEST, rank, issued
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from .text import Markdown, PlainText
+
 Indicator = Literal["info", "warning", "critical"]
 INDICATORS: tuple[Indicator, ...] = ("info", "warning", "critical")
 # Urgency order used to sort cards: critical first (CDS Hooks 2.0 §Card: "in increasing order of urgency").
@@ -157,10 +159,10 @@ class Card:
     """A CDS Hooks 2.0 card that is valid by construction."""
 
     uuid: str
-    summary: str
+    summary: PlainText
     indicator: Indicator
     source: Source
-    detail: str | None = None
+    detail: Markdown | None = None
     links: tuple[Link, ...] = ()
     override_reasons: tuple[Coding, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()

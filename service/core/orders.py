@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequest, Problem
-from .fhirdata import Entry, Extractor, entries_from_bundle, medication_index
+from .fhirdata import Entry, Extractor, entries_from_bundle, medication_index, supply_days
 from .model import Evidence
 
 ORDER_HOOKS = frozenset({"order-select", "order-sign"})
@@ -21,6 +21,9 @@ class DraftOrder:
     display: str
     classes: Mapping[str, str]
     has_id: bool
+    route: str | None = None  # route class from the dosage route or the product name
+    supply_days: float | None = None
+    indications: frozenset[str] = frozenset()  # condition classes of reasonCode
 
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.display or None)
@@ -43,7 +46,17 @@ def classify_drafts(entries: Sequence[Entry], extractor: Extractor) -> list[Draf
         rid = raw.get("id")
         has_id = isinstance(rid, str) and bool(rid)
         reference = f"MedicationRequest/{rid}" if has_id else (entry.full_url or "MedicationRequest/(no id)")
-        drafts.append(DraftOrder(reference, name, classes, has_id))
+        drafts.append(
+            DraftOrder(
+                reference,
+                name,
+                classes,
+                has_id,
+                route=extractor.route_of(raw, name) if classes else None,
+                supply_days=supply_days(raw) if classes else None,
+                indications=extractor.indications_of(raw) if classes else frozenset(),
+            )
+        )
     return drafts
 
 
