@@ -41,7 +41,8 @@ def _matches(resource: dict[str, Any], rtype: str, params: dict[str, list[str]])
     if resource["resourceType"] != rtype:
         return False
     codes = {c for v in params.get("code", []) for c in v.split(",")}
-    if codes and not any(f"{c.get('system')}|{c.get('code')}" in codes for c in resource["code"]["coding"]):
+    codings = resource.get("code", {}).get("coding", [])  # a text-only code never matches a code search
+    if codes and not any(f"{c.get('system')}|{c.get('code')}" in codes for c in codings):
         return False
     statuses = {s for v in params.get("status", []) for s in v.split(",")}
     return not statuses or resource.get("status") in statuses

@@ -61,13 +61,16 @@ def test_rules_catalogue_lists_card_kinds_value_sets_and_thresholds_with_sources
     r = requests.get(f"{live.url}/rules", timeout=5)
     assert r.status_code == 200
     body = r.json()
-    assert body["version"] == "0.3.0" and body["serviceVersion"] == "0.6.0"
+    assert body["version"] == "1.0.0" and body["serviceVersion"] == "1.0.0"
     assert {k["topic"] for k in body["cardKinds"]} == {
         "mg-low",
         "mg-low-normal",
         "mg-normal-with-risk",
         "mg-high",
+        "mg-obstetric-monitoring",
+        "mg-unreadable",
         "mg-not-measured",
+        "leg-red-flag",
         "leg-differential",
         "mg-supplement-safety",
         "order-mg-wasting-drug",
@@ -95,8 +98,8 @@ def test_mg_low_card_meets_the_card_contract(live: LiveService) -> None:
     }
     detail = card["detail"]
     assert "0.62 mmol/L" in detail and "1.50 mg/dL" in detail and "2026-10-20" in detail
-    assert "Lab reference range: 1.6–2.6 mg/dL" in detail
-    assert "less than 1% of total body magnesium" in detail and "nap.edu" in detail
+    assert "(lab range 1.6–2.6 mg/dL)" in detail and detail.startswith("**Do**\n1. ")
+    assert "Hypomagnesemia usually means" in detail and "nap.edu" in detail
     assert all(r["display"] for r in card["overrideReasons"])
     assert all(link["type"] == "absolute" for link in card["links"])
 

@@ -85,7 +85,7 @@ def test_cli_hook_request_without_its_prefetch_says_which_key(tmp_path: Path) ->
 
 def test_check_rules_passes_and_fails_with_the_file_and_field(tmp_path: Path) -> None:
     code, out, _ = cli("check-rules")
-    assert code == 0 and out.startswith("rules OK: knowledge base 0.3.0")
+    assert code == 0 and out.startswith("rules OK: knowledge base 1.0.0")
     broken = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, broken)
     text = (broken / "thresholds.yaml").read_text(encoding="utf-8").replace("serum-mg-low:", "serum-mg-lo:", 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def condition(
         "id": f"c{next(_ids)}",
         "subject": {"reference": "Patient/p"},
         "code": {"coding": [{"system": system, "code": code, "display": display}]},
-        "onsetDateTime": "2025-01-01",
+        "onsetDateTime": "2026-09-01",  # recent: problem-list symptoms older than 12 months are not current
     }
     if clinical:
         r["clinicalStatus"] = {"coding": [{"code": clinical}]}
@@ -155,7 +156,7 @@ def test_ppi_without_a_start_date_is_reported_not_guessed(kb: KnowledgeBase, ext
     [
         ("active", None, True),
         ("on-hold", None, True),
-        ("completed", "2026-06-01", True),  # ended within the 12-month lookback
+        ("completed", "2026-06-01", False),  # stopped months ago: "stopped on <date>", not current use
         ("completed", "2024-06-01", False),
         ("stopped", None, False),
         ("draft", None, False),  # an unsigned order is not exposure
@@ -241,11 +242,14 @@ def test_low_potassium_and_calcium_follow_the_lab_range_or_flag(kb: KnowledgeBas
         extractor,
         patient(),
         lab("2823-3", 3.2, "mmol/L", low=3.5, high=5.1),
-        lab("17861-6", 8.9, "mg/dL", flag="L"),
+        lab("17861-6", 8.0, "mg/dL"),  # 2.0 mmol/L: below the standard cut-off when the lab gives no range
     )
     assert {"hypokalemia", "hypocalcemia"} <= codes(outcome, "safety")
     normal = evaluate(kb, extractor, patient(), lab("2823-3", 4.2, "mmol/L", low=3.5, high=5.1))
     assert "hypokalemia" not in codes(normal)
+    # A lab flag never overrides the number: 8.9 mg/dL (2.22 mmol/L) flagged L is not low.
+    flagged = evaluate(kb, extractor, patient(), lab("17861-6", 8.9, "mg/dL", flag="L"))
+    assert "hypocalcemia" not in codes(flagged)
 
 
 def test_egfr_below_sixty_is_flagged_and_a_greater_than_result_is_not(kb: KnowledgeBase, extractor: Extractor) -> None:
@@ -258,7 +262,7 @@ def test_supplement_with_severe_renal_impairment_is_a_warning(kb: KnowledgeBase,
     outcome = evaluate(kb, extractor, patient(), med("6582", "magnesium oxide"), lab("98979-8", 25, "mL/min/{1.73_m2}"))
     (card,) = outcome.cards
     assert (card.topic, card.indicator) == ("mg-supplement-safety", "warning")
-    assert "eGFR 25" in card.summary and "below 30" in card.summary
+    assert "renal failure" in card.summary and "eGFR 25 mL/min/1.73 m²" in (card.detail or "")
     assert card.override_reasons
 
 
@@ -267,9 +271,10 @@ def test_supplement_with_caution_band_egfr_alone_gives_no_card(kb: KnowledgeBase
     assert outcome.cards == ()
 
 
-def test_supplement_with_high_mg_fires_both_cards(kb: KnowledgeBase, extractor: Extractor) -> None:
+def test_supplement_with_high_mg_is_one_card_that_names_the_product(kb: KnowledgeBase, extractor: Extractor) -> None:
     outcome = evaluate(kb, extractor, patient(), med("6582", "magnesium oxide"), lab("19123-9", 3.0, "mg/dL"))
-    assert sorted(topics(outcome)) == ["mg-high", "mg-supplement-safety"]
+    (card,) = outcome.cards
+    assert card.topic == "mg-high" and "Stop magnesium products: magnesium oxide" in (card.detail or "")
 
 
 def test_at_most_three_cards_most_urgent_first(kb: KnowledgeBase, extractor: Extractor) -> None:
@@ -279,13 +284,15 @@ def test_at_most_three_cards_most_urgent_first(kb: KnowledgeBase, extractor: Ext
         patient(birth="1950-01-01"),
         lab("19123-9", 4.5, "mg/dL"),  # critical high
         med("6582", "magnesium oxide"),
+        lab("98979-8", 20, "mL/min/{1.73_m2}"),  # renal failure: supplement safety
+        condition(ICD, "M79.661", "Pain in right lower leg"),  # calf pain: exclude DVT
         condition(ICD, "R25.2", "Cramp and spasm"),
         condition(SCT, "840580004", "Peripheral arterial disease"),
     )
     assert [(c.topic, c.indicator) for c in outcome.cards] == [
         ("mg-high", "critical"),
+        ("leg-red-flag", "warning"),
         ("mg-supplement-safety", "warning"),
-        ("leg-differential", "info"),
     ]
     assert len(outcome.cards) <= kb.threshold("max-cards")
 
@@ -294,7 +301,7 @@ def test_ehr_text_cannot_inject_markdown_or_html_into_cards(kb: KnowledgeBase, e
     evil = "furosemide <img src=x onerror=alert(1)> [click](https://evil.example) **x**"
     outcome = evaluate(kb, extractor, patient(), med("4603", evil), condition(ICD, "R25.2", "cramps"))
     detail = outcome.cards[0].detail or ""
-    assert "<img" not in detail and "](https://evil" not in detail and "**x**" not in detail
+    assert "<img" not in detail and not re.search(r"(?<!\\)\]\(https://evil", detail) and "**x**" not in detail
     assert "&lt;img" in detail and r"\[click\]" in detail
 
 

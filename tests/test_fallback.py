@@ -58,7 +58,7 @@ def issues(r: requests.Response) -> dict[str, str]:
 def test_no_prefetch_at_all_is_fetched_from_the_fhir_server(live: LiveService, fhir_server: FhirTestServer) -> None:
     r = post(live, request_for("mg-low-electrolytes-digoxin", fhir_server.base))
     assert r.status_code == 200, r.text
-    assert topics(r.json()["cards"]) == [("mg-low", "warning")]
+    assert topics(r.json()["cards"]) == [("mg-low", "critical")]  # low Mg with digoxin
     paths = sorted(s["path"].split("?")[0] for s in fhir_server.seen())
     assert paths == [
         "/fhir/Condition",
@@ -66,6 +66,7 @@ def test_no_prefetch_at_all_is_fetched_from_the_fhir_server(live: LiveService, f
         "/fhir/MedicationStatement",
         "/fhir/Observation",
         "/fhir/Patient/hal-0008",
+        "/fhir/Procedure",
     ]
 
 
@@ -73,7 +74,7 @@ def test_partial_prefetch_fetches_only_the_missing_keys(live: LiveService, fhir_
     r = post(live, request_for("mg-low", fhir_server.base, keep=("patient", "observations")))
     assert topics(r.json()["cards"]) == [("mg-low", "warning")]
     paths = sorted(s["path"].split("?")[0] for s in fhir_server.seen())
-    assert paths == ["/fhir/Condition", "/fhir/MedicationRequest", "/fhir/MedicationStatement"]
+    assert paths == ["/fhir/Condition", "/fhir/MedicationRequest", "/fhir/MedicationStatement", "/fhir/Procedure"]
 
 
 def test_template_tokens_are_substituted_and_url_encoded(live: LiveService, fhir_server: FhirTestServer) -> None:
@@ -108,7 +109,8 @@ def test_access_token_never_reaches_the_logs(live: LiveService, fhir_server: Fhi
 def test_server_down_is_412(live: LiveService) -> None:
     found = issues(post(live, request_for("mg-low", f"http://127.0.0.1:{free_port()}/fhir")))
     assert set(found) == {
-        f"prefetch.{k}" for k in ("patient", "observations", "medicationStatements", "medicationRequests", "conditions")
+        f"prefetch.{k}"
+        for k in ("patient", "observations", "medicationStatements", "medicationRequests", "conditions", "procedures")
     }
     assert all("could not be reached" in why for why in found.values())
 
@@ -161,7 +163,9 @@ def test_prefetched_bundle_with_a_next_link_is_completed_from_the_server(
     live: LiveService, fhir_server: FhirTestServer
 ) -> None:
     request = request_for(
-        "mg-low", fhir_server.base, keep=("patient", "medicationStatements", "medicationRequests", "conditions")
+        "mg-low",
+        fhir_server.base,
+        keep=("patient", "medicationStatements", "medicationRequests", "conditions", "procedures"),
     )
     fhir_server.control(page_size=1)
     request["prefetch"]["observations"] = {
@@ -176,7 +180,9 @@ def test_prefetched_bundle_with_a_next_link_is_completed_from_the_server(
 
 def test_next_link_outside_the_fhir_server_is_not_followed(live: LiveService, fhir_server: FhirTestServer) -> None:
     request = request_for(
-        "mg-low", fhir_server.base, keep=("patient", "medicationStatements", "medicationRequests", "conditions")
+        "mg-low",
+        fhir_server.base,
+        keep=("patient", "medicationStatements", "medicationRequests", "conditions", "procedures"),
     )
     request["prefetch"]["observations"] = {
         "resourceType": "Bundle",
@@ -191,14 +197,16 @@ def test_next_link_outside_the_fhir_server_is_not_followed(live: LiveService, fh
 
 def test_null_prefetch_is_not_queried_again(live: LiveService, fhir_server: FhirTestServer) -> None:
     request = request_for("mg-low", fhir_server.base, keep=("patient", "observations"))
-    request["prefetch"].update(conditions=None, medicationStatements=None, medicationRequests=None)
+    request["prefetch"].update(conditions=None, medicationStatements=None, medicationRequests=None, procedures=None)
     r = post(live, request)
     assert r.status_code == 200 and fhir_server.seen() == []
 
 
 def test_failed_client_query_is_not_repeated(live: LiveService, fhir_server: FhirTestServer) -> None:
     request = request_for(
-        "mg-low", fhir_server.base, keep=("patient", "observations", "medicationStatements", "medicationRequests")
+        "mg-low",
+        fhir_server.base,
+        keep=("patient", "observations", "medicationStatements", "medicationRequests", "procedures"),
     )
     request["prefetch"]["conditions"] = {
         "resourceType": "OperationOutcome",

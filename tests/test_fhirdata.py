@@ -68,9 +68,11 @@ def test_unknown_elements_are_dropped_not_fatal(extractor: Extractor) -> None:
     assert len(record.labs) == 1 and record.issues == ()
 
 
-def test_datetime_without_timezone_is_invalid_fhir_and_reported(extractor: Extractor) -> None:
+def test_datetime_without_timezone_is_read_as_utc_and_reported(extractor: Extractor) -> None:
     record = extract(extractor, PATIENT, mg_obs(effectiveDateTime="2026-10-01T10:00:00"))
-    assert record.labs == () and record.issues[0].code == "resource-invalid"
+    (lab,) = record.labs
+    assert lab.effective.isoformat() == "2026-10-01T10:00:00+00:00"
+    assert [i.code for i in record.issues] == ["time-zone-missing"]
 
 
 def test_unknown_resource_types_and_irrelevant_codes_are_ignored_without_validation(extractor: Extractor) -> None:
@@ -98,9 +100,14 @@ def test_effective_period_and_partial_dates_are_used(extractor: Extractor) -> No
     assert extract(extractor, PATIENT, partial).labs[0].effective.isoformat() == "2026-08-01T00:00:00+00:00"
 
 
-@pytest.mark.parametrize("status", ["preliminary", "registered", "cancelled", "entered-in-error"])
-def test_only_final_amended_corrected_results_count(extractor: Extractor, status: str) -> None:
+@pytest.mark.parametrize("status", ["registered", "cancelled", "entered-in-error"])
+def test_registered_cancelled_and_entered_in_error_are_not_results(extractor: Extractor, status: str) -> None:
     assert extract(extractor, PATIENT, mg_obs(status=status)).labs == ()
+
+
+def test_a_newer_preliminary_result_is_read_and_labelled(extractor: Extractor) -> None:
+    (lab,) = extract(extractor, PATIENT, mg_obs(status="preliminary")).labs
+    assert lab.status == "preliminary"
 
 
 @pytest.mark.parametrize("status", ["final", "amended", "corrected"])
@@ -111,7 +118,9 @@ def test_final_amended_corrected_results_count(extractor: Extractor, status: str
 def test_unrecognised_unit_is_reported_not_guessed(extractor: Extractor) -> None:
     obs = mg_obs(valueQuantity={"value": 20, "unit": "mg/L", "system": "http://unitsofmeasure.org", "code": "mg/L"})
     record = extract(extractor, PATIENT, obs)
-    assert record.labs == () and record.issues[0].code == "unit-not-recognised"
+    assert record.labs == () and record.issues[0].code == "result-unreadable"
+    (unreadable,) = record.unreadable
+    assert unreadable.problem == "unit 'mg/L' is not a magnesium unit"
 
 
 def test_reference_range_is_converted_to_the_result_unit(extractor: Extractor) -> None:

@@ -99,7 +99,7 @@ def test_a_code_match_is_reported_as_code_even_when_the_name_also_matches(extrac
         (ICD, "E11.42", {"type-2-diabetes": "category", "neuropathy": "category"}),
         (ICD, "R25.2", {"leg-cramps": "category"}),
         (ICD, "G25.81", {"restless-legs": "category"}),
-        (ICD, "I70.213", {"pad": "category"}),
+        (ICD, "I70.213", {"pad": "category", "claudication": "category"}),
         (ICD, "I87.2", {"venous-insufficiency": "category"}),
         (ICD, "M54.31", {"radiculopathy": "category"}),
         (ICD, "E86.0", {"dehydration": "category"}),

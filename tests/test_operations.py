@@ -22,7 +22,7 @@ pytestmark = pytest.mark.api
 def test_readyz_reports_the_checks(live: LiveService) -> None:
     r = requests.get(f"{live.url}/readyz", timeout=5)
     assert r.status_code == 200
-    assert r.json()["status"] == "ready" and r.json()["checks"]["rules"].startswith("loaded (knowledge base 0.3.0")
+    assert r.json()["status"] == "ready" and r.json()["checks"]["rules"].startswith("loaded (knowledge base 1.0.0")
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -113,10 +113,10 @@ def test_openapi_is_served_and_docs_work_offline(live: LiveService) -> None:
 def test_discovery_and_rules_report_versions(live: LiveService) -> None:
     services = requests.get(f"{live.url}/cds-services", timeout=5).json()["services"]
     assert all(
-        s["extension"]["magnesium-cds.versions"] == {"service": "0.6.0", "knowledgeBase": "0.3.0"} for s in services
+        s["extension"]["magnesium-cds.versions"] == {"service": "1.0.0", "knowledgeBase": "1.0.0"} for s in services
     )
     rules = requests.get(f"{live.url}/rules", timeout=5).json()
-    assert (rules["serviceVersion"], rules["version"]) == ("0.6.0", "0.3.0")
+    assert (rules["serviceVersion"], rules["version"]) == ("1.0.0", "1.0.0")
 
 
 def test_docs_render_in_a_headless_browser_without_network(live: LiveService, tmp_path: Path) -> None:

@@ -31,7 +31,14 @@ def test_discovery_lists_all_three_services_with_their_own_prefetch(live: LiveSe
     }
     for sid in ("magnesium-order-select", "magnesium-order-sign"):
         prefetch = services[sid]["prefetch"]
-        assert set(prefetch) == {"patient", "observations", "medicationRequests", "medicationStatements"}
+        assert set(prefetch) == {
+            "patient",
+            "observations",
+            "medicationRequests",
+            "medicationStatements",
+            "conditions",
+            "procedures",
+        }
         assert "http://loinc.org|98979-8" in prefetch["observations"]
 
 
@@ -174,7 +181,7 @@ def test_critical_supplement_card_deletes_the_draft_order(live: LiveService) -> 
         }
     ]
     assert all(r["display"] for r in card["overrideReasons"])
-    assert "eGFR 25" in card["summary"]
+    assert "contraindicated" in card["summary"] and "eGFR 25" in card["detail"]
 
 
 def test_create_suggestion_carries_a_complete_r4_service_request(live: LiveService) -> None:

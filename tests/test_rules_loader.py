@@ -21,7 +21,10 @@ def test_rules_load_with_every_required_entry(kb: KnowledgeBase) -> None:
         "mg-low-normal",
         "mg-normal-with-risk",
         "mg-high",
+        "mg-obstetric-monitoring",
+        "mg-unreadable",
         "mg-not-measured",
+        "leg-red-flag",
         "leg-differential",
         "mg-supplement-safety",
         "order-mg-wasting-drug",
@@ -68,25 +71,33 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
     ),
     (
         "unknown placeholder",
-        lambda r: edit(r / "cards.yaml", 'on {date}"', 'on {when}"'),
-        r"cards\.yaml: cards\.mg-low\.summaries\.warning: unknown placeholder\(s\) when",
+        lambda r: edit(r / "cards.yaml", 'mg: "Low Mg {mg}"', 'mg: "Low Mg {when}"'),
+        r"cards\.yaml: cards\.mg-low\.summary\.mg: unknown placeholder\(s\) when",
     ),
     (
         "summary too long",
-        lambda r: edit(r / "cards.yaml", "Low serum magnesium {mmol}", "L" * 100 + " {mmol}"),
-        r"cards\.yaml: cards\.mg-low\.summaries\.warning: summary can reach",
+        lambda r: edit(r / "cards.yaml", 'mg: "Low Mg {mg}"', 'mg: "' + "L" * 110 + ' {mg}"'),
+        r"cards\.yaml: cards\.mg-low\.summary\.mg: summary part can reach",
     ),
     (
-        "missing body-stores statement",
-        lambda r: edit(r / "cards.yaml", "supplement-upper-limit, serum-not-total-body]", "supplement-upper-limit]"),
-        r"cards\.yaml: cards\.mg-high\.statements: magnesium cards must include 'serum-not-total-body'",
+        "missing statement the engine names",
+        lambda r: edit(r / "statements.yaml", "  do-assess-dvt:", "  do-assess-dvt-typo:"),
+        r"statements\.yaml: statements: missing required entries do-assess-dvt",
     ),
     (
-        "unknown finding code",
-        lambda r: edit(
-            r / "cards.yaml", "      interacting-drug: [supplement-spacing]", "      chelator: [supplement-spacing]"
-        ),
-        r"cards\.yaml: cards\.mg-supplement-safety\.statements_when: unknown finding code\(s\) chelator",
+        "missing summary part",
+        lambda r: edit(r / "cards.yaml", '      dvt: "Calf pain', '      dvtt: "Calf pain'),
+        r"cards\.yaml: cards\.leg-red-flag\.summary: missing part\(s\) dvt",
+    ),
+    (
+        "unknown placeholder in a statement",
+        lambda r: edit(r / "statements.yaml", "Stop magnesium products: {mg_products}.", "Stop {productz}."),
+        r"statements\.yaml: statements\.do-stop-mg-products\.text: unknown placeholder\(s\) productz",
+    ),
+    (
+        "test not orderable",
+        lambda r: edit(r / "cards.yaml", '{code: "2823-3"', '{code: "2160-0x"'),
+        r"cards\.yaml: tests\.potassium\.code: 2160-0x is not in an orderable value set",
     ),
     (
         "bad name pattern",
@@ -99,9 +110,9 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
         r"matchers\.yaml: medications: missing required entries digoxin",
     ),
     (
-        "missing safety phrase",
-        lambda r: edit(r / "cards.yaml", '      mg-high: "serum', '      mg-hi: "serum'),
-        r"cards\.yaml: cards\.mg-supplement-safety\.phrases: missing mg-high",
+        "missing fact template",
+        lambda r: edit(r / "cards.yaml", '  egfr: "eGFR {value}', '  egfrr: "eGFR {value}'),
+        r"cards\.yaml: facts: missing required entries egfr",
     ),
     (
         "unsupported value-set filter",

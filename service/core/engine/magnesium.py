@@ -195,10 +195,10 @@ def _unreadable_values(u: UnreadableResult) -> dict[str, str]:
 
 
 def _risk_facts(signals: Sequence[Signal], limit: int = 4) -> list[Fact]:
-    facts: list[Fact] = []
-    for s in signals:
-        facts += s.facts
-    return facts[:limit]
+    """The facts behind the signals: one per signal first (every risk is shown), then the rest."""
+    first = [s.facts[0] for s in signals if s.facts]
+    rest = [f for s in signals for f in s.facts[1:]]
+    return [*first, *rest][:limit]
 
 
 def _drug_names(signals: Sequence[Signal]) -> list[str]:
