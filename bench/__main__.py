@@ -169,7 +169,7 @@ def inprocess(inputs: list[tuple[str, Path]], iterations: int) -> list[dict[str,
 class Server:
     """gunicorn with gunicorn.conf.py on a free loopback port (worker recycling off to watch memory)."""
 
-    def __init__(self, app: str, workdir: Path, name: str, worker_class: str) -> None:
+    def __init__(self, app: str, workdir: Path, name: str, worker_class: str | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -179,8 +179,9 @@ class Server:
             "CDS_AUTH_MODE": "off",
             "CDS_FIXED_NOW": NOW,
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{name}"),
-            "GUNICORN_WORKER_CLASS": worker_class,
         }
+        if worker_class is not None:  # else the configuration's (GUNICORN_WORKER_CLASS, default gevent)
+            env["GUNICORN_WORKER_CLASS"] = worker_class
         self.log = (workdir / f"{name}.log").open("wb")
         self.proc = subprocess.Popen(
             [
@@ -193,8 +194,7 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--max-requests",
                 "0",
-                "--worker-class",
-                worker_class,
+                *(["--worker-class", worker_class] if worker_class else []),
                 "--access-logfile",
                 "/dev/null",
                 app,

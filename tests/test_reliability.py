@@ -478,11 +478,6 @@ def test_concurrent_fallback_calls_each_keep_their_deadline(service: LiveService
 # ---- 4. bounded memory under adversarial input ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="the name-matching memo (service/core/matching.py) is keyed by the whole text; the performance "
-    "helper bounds its keys — this passes once that lands",
-    strict=False,
-)
 def test_rss_stays_flat_after_unique_large_condition_texts(service: LiveService) -> None:
     bundle = load_json(SAMPLES / "mg-low" / "bundle.json")
     patient = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
