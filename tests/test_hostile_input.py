@@ -83,7 +83,6 @@ def test_impossible_dates_are_not_a_server_error(live: LiveService, date: str) -
         assert r.status_code == 200, r.text
 
 
-
 @pytest.mark.api
 @pytest.mark.parametrize(
     "value",

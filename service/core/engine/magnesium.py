@@ -182,6 +182,9 @@ def decide(  # noqa: PLR0911 (one return per card kind)
     if ctx.renal.failure and status.state == "normal":
         return None  # kidneys retain magnesium: "body stores may be low" would invite a contraindicated supplement
     if status.state == "low-normal" and status.mmol < ctx.kb.threshold("serum-mg-low"):
+        if ctx.current(["digoxin", "qt-drug"]) or ctx.current_symptoms(SYMPTOMATIC_CONDITIONS):
+            # Below 0.75 mmol/L with digoxin, a QT-prolonging drug or symptoms: critical whatever the lab's range.
+            return _low(ctx, status, values, facts, mc)
         # Inside this lab's range, but below the IOM cut-off: say so, whatever the risk factors.
         return _below_evidence_cutoff(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
     if status.state == "low-normal" and (symptoms or strong) and ctx.adult:
