@@ -98,7 +98,9 @@ def server(model: str, workdir: Path) -> Server:
     os.environ.update(
         {"GUNICORN_WORKER_CLASS": model, "CDS_FHIR_ALLOW_HTTP": "true", "CDS_FHIR_TIMEOUT_SECONDS": "2.0"}
     )
-    srv = Server("service:create_app()", workdir, f"workers-{model}", model)
+    # No --worker-class: gunicorn.conf.py reads GUNICORN_WORKER_CLASS (set above) and maps "gevent" to the
+    # deployed worker, service.gunicorn_worker.DeadlineGeventWorker.
+    srv = Server("service:create_app()", workdir, f"workers-{model}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # every worker booted: a few answers in a row
         if all(get(f"{srv.url}/healthz") < 1.0 for _ in range(4)):
