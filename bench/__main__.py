@@ -194,7 +194,8 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--max-requests",
                 "0",
-                *(["--worker-class", worker_class] if worker_class else []),
+                # The worker class comes from gunicorn.conf.py via GUNICORN_WORKER_CLASS ("gevent" = the deployed
+                # DeadlineGeventWorker); a --worker-class flag would override it with gunicorn's plain one.
                 "--access-logfile",
                 "/dev/null",
                 app,
