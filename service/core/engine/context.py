@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from ..fhirdata import FUTURE_TOLERANCE, ConditionFact, LabResult, MedicationUse, PatientRecord, UnreadableResult
 from ..knowledge import IONISED_CALCIUM_CODES, KnowledgeBase
@@ -60,6 +61,9 @@ class Context:
         self.now = now
         self.issues: list[Finding] = []
         self._reported_future: set[str] = set()
+        # Every rule asks the same questions: answer each once per evaluation.
+        self._labs: dict[tuple[str, str], LabPick] = {}
+        self._by_class: dict[tuple[str, frozenset[str]], list[Any]] = {}
 
     def days(self, threshold: str) -> timedelta:
         return timedelta(days=self.kb.threshold(threshold))
@@ -67,6 +71,12 @@ class Context:
     # -- results ---------------------------------------------------------------------------------------
     def lab(self, analyte: str, lookback: str = "lab-lookback-days") -> LabPick:
         """Latest readable result within the lookback (future-dated ones are reported and skipped)."""
+        key = (analyte, lookback)
+        if key not in self._labs:
+            self._labs[key] = self._pick(analyte, lookback)
+        return self._labs[key]
+
+    def _pick(self, analyte: str, lookback: str) -> LabPick:
         since = self.now - self.days(lookback)
         result: LabResult | None = None
         stale: LabResult | None = None
@@ -131,9 +141,11 @@ class Context:
 
     # -- conditions ------------------------------------------------------------------------------------
     def conditions(self, classes: Iterable[str]) -> list[ConditionFact]:
-        wanted = set(classes)
-        out = [c for c in self.record.conditions if wanted & set(c.classes)]
-        return sorted(out, key=lambda c: (c.onset is None, c.onset or self.now, c.reference))
+        key = ("conditions", frozenset(classes))
+        if key not in self._by_class:
+            out = [c for c in self.record.conditions if key[1] & c.classes.keys()]
+            self._by_class[key] = sorted(out, key=lambda c: (c.onset is None, c.onset or self.now, c.reference))
+        return list(self._by_class[key])
 
     def current_conditions(self, classes: Iterable[str]) -> list[ConditionFact]:
         """Active, the patient's own and not "history of" or in remission."""
@@ -150,9 +162,11 @@ class Context:
 
     # -- medications -----------------------------------------------------------------------------------
     def medications(self, classes: Iterable[str]) -> list[MedicationUse]:
-        wanted = set(classes)
-        out = [m for m in self.record.medications if wanted & set(m.classes)]
-        return sorted(out, key=lambda m: (m.start is None, m.start or self.now, m.reference))
+        key = ("medications", frozenset(classes))
+        if key not in self._by_class:
+            out = [m for m in self.record.medications if key[1] & m.classes.keys()]
+            self._by_class[key] = sorted(out, key=lambda m: (m.start is None, m.start or self.now, m.reference))
+        return list(self._by_class[key])
 
     def current(self, classes: Iterable[str], *, systemic: bool = True) -> list[MedicationUse]:
         """Taken now (status and period), and by a systemic route unless `systemic` is False."""
