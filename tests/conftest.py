@@ -57,10 +57,19 @@ def client(app: Flask) -> FlaskClient:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: the sockets are held together, so the kernel cannot hand one out twice."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def gunicorn_command(bind: str, workers: int) -> list[str]:
@@ -75,10 +84,10 @@ class LiveService:
     """A gunicorn process serving `service:create_app()` on 127.0.0.1."""
 
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
-        self.port = free_port()
+        self.port, metrics_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         # Prometheus metrics: the master's own listener, never the public port (gunicorn.conf.py).
-        self.metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         env = {"METRICS_PORT": self.metrics_url.rsplit(":", 1)[1].split("/")[0], **env}
         self.log = ROOT / ".pytest_cache" / f"gunicorn-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)
