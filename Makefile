@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock | 
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint samples clean system-deps lock bench models vendor
+.PHONY: run test lint samples clean system-deps lock bench vendor models
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -53,15 +53,15 @@ test: lint system-deps node_modules/.bin/newman
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
 
-# The FHIR models the service validates with, generated from fhir.resources for fhirdata.USED_ELEMENTS: run
-# after changing USED_ELEMENTS or upgrading fhir.resources (tests/test_fhir_models.py fails until you do).
-models: $(STAMP)
-	$(BIN)/python tools/gen_fhir_models.py
-
 # Copy the playground's browser libraries (marked, DOMPurify) from node_modules into the package, where they
 # are committed: the service and its image serve them without npm (after changing their pins in package.json).
 vendor: $(STAMP) node_modules/.bin/newman
 	$(BIN)/python tools/vendor_playground.py
+
+# The FHIR models the service validates with, generated from fhir.resources for fhirdata.USED_ELEMENTS: run
+# after changing USED_ELEMENTS or upgrading fhir.resources (tests/test_fhir_models.py fails until you do).
+models: $(STAMP)
+	$(BIN)/python tools/gen_fhir_models.py
 
 samples: $(STAMP)
 	$(BIN)/python fhir_samples/make_requests.py

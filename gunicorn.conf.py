@@ -21,9 +21,14 @@ from service.gunicorn_logging import install_json_errors
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104 (container)
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# gevent: gunicorn's gevent worker plus a per-connection deadline (`timeout`), service/gunicorn_worker.py.
+worker_class = {"gevent": "service.gunicorn_worker.DeadlineGeventWorker"}.get(
+    os.environ.get("GUNICORN_WORKER_CLASS", "gevent"), os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+)
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "256"))
-timeout = 30  # a worker stuck longer than this (CPU-bound, not waiting) is killed and replaced
+# A worker stuck longer than this (CPU-bound) is killed and replaced; a connection that has not completed
+# its request within it (a slow client) gets 408 and is closed.
+timeout = 30
 graceful_timeout = 20  # SIGTERM: finish in-flight requests (Kubernetes gives 30 s by default)
 # One request per connection, as sync workers always did: a connection is then accepted by whichever worker
 # is free, so CPU-bound requests spread over the workers. With keep-alive a gevent worker keeps serving the

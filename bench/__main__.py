@@ -90,7 +90,8 @@ def timed(fn: Callable[[], Any], iterations: int) -> Timing:
 
 
 def typical_prefetch(folder: Path) -> Path:
-    """A typical patient-view request: Dirk_Kuhlman's record as prefetch, with his 8 latest lab results."""
+    """A typical patient-view request: Dirk_Kuhlman's record as prefetch, with his 8 latest lab results and
+    3 latest procedures (~35 resources)."""
     (source,) = SYNTHEA.glob("Dirk_Kuhlman_*.json")
     bundle = json.loads(source.read_text(encoding="utf-8"))
     for entry in bundle["entry"]:  # as a FHIR server would have stored the transaction
@@ -105,6 +106,14 @@ def typical_prefetch(folder: Path) -> Path:
         observations["entry"], key=lambda e: e["resource"].get("effectiveDateTime", ""), reverse=True
     )[:8]
     observations["total"] = len(observations["entry"])
+    procedures = request["prefetch"].get("procedures") or {}
+    if procedures.get("entry"):
+        procedures["entry"] = sorted(
+            procedures["entry"],
+            key=lambda e: str(e["resource"].get("performedPeriod", {}).get("start", "")),
+            reverse=True,
+        )[:3]
+        procedures["total"] = len(procedures["entry"])
     path = folder / "typical-prefetch.json"
     path.write_text(json.dumps(request), encoding="utf-8")
     return path
@@ -185,7 +194,8 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--max-requests",
                 "0",
-                *(["--worker-class", worker_class] if worker_class else []),
+                # The worker class comes from gunicorn.conf.py via GUNICORN_WORKER_CLASS ("gevent" = the deployed
+                # DeadlineGeventWorker); a --worker-class flag would override it with gunicorn's plain one.
                 "--access-logfile",
                 "/dev/null",
                 app,

@@ -98,6 +98,8 @@ def server(model: str, workdir: Path) -> Server:
     os.environ.update(
         {"GUNICORN_WORKER_CLASS": model, "CDS_FHIR_ALLOW_HTTP": "true", "CDS_FHIR_TIMEOUT_SECONDS": "2.0"}
     )
+    # No --worker-class: gunicorn.conf.py reads GUNICORN_WORKER_CLASS (set above) and maps "gevent" to the
+    # deployed worker, service.gunicorn_worker.DeadlineGeventWorker.
     srv = Server("service:create_app()", workdir, f"workers-{model}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # every worker booted: a few answers in a row
@@ -230,7 +232,7 @@ def report(results: dict[str, dict[str, Any]], smoke: bool) -> str:
     lines += [
         "",
         "sync workers: a request waiting on the FHIR server or a slow client holds a whole worker (one per",
-        "CPU), so everything else queues behind it; under sync the deadline is only checked between reads.",
+        "CPU), so everything else queues behind it (the deadline itself holds: the reads run in abandoned threads).",
         "gevent: waits park a greenlet; the FHIR deadline kills the fetching greenlets at the budget.",
         "",
     ]

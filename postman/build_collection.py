@@ -204,7 +204,7 @@ def build() -> dict[str, Any]:
                     "POST",
                     "/cds-services/magnesium-leg-symptoms",
                     fallback,
-                    status_test(200) + topics_test([{"topic": "mg-low", "indicator": "warning"}]),
+                    status_test(200) + topics_test([{"topic": "mg-low", "indicator": "critical"}]),
                 ),
             ],
         ),

@@ -5,7 +5,8 @@
   only for real errors, in an `exception` field, never spread over many lines.
 - Errors gunicorn answers before the app sees the request (malformed request line 400, URI too long 414,
   header fields too large 431, bad chunked encoding 400, unsupported transfer coding 501) are
-  OperationOutcome JSON like every other error of the service, instead of gunicorn's HTML page.
+  OperationOutcome JSON like every other error of the service, instead of gunicorn's HTML page (and the
+  408 of service/gunicorn_worker.py for a connection that outlived the worker timeout).
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from gunicorn import util
 from gunicorn.glogging import Logger
 
 # FHIR IssueType per status gunicorn answers by itself.
-_ISSUE_CODE = {400: "structure", 403: "forbidden", 414: "too-long", 417: "not-supported", 431: "too-long"}
+_ISSUE_CODE = {
+    400: "structure",
+    403: "forbidden",
+    408: "timeout",
+    414: "too-long",
+    417: "not-supported",
+    431: "too-long",
+}
 _MESSAGE = {
     400: "The HTTP request is malformed (request line, headers or chunked encoding).",
     403: "The request is forbidden.",
+    408: "The request was not received completely in time (gunicorn timeout); the connection is closed.",
     414: "The request line (URL) is too long.",
     417: "The Expect header is not supported.",
     431: "The request's header fields are too large or too many.",

@@ -415,7 +415,36 @@ def test_healthz_does_not_expose_process_ids(service: LiveService) -> None:
 
 
 def test_the_service_runs_gevent_workers(service: LiveService) -> None:
-    assert '"Using worker: gevent"' in service.log.read_text(encoding="utf-8")
+    assert '"Using worker: service.gunicorn_worker.DeadlineGeventWorker"' in service.log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["headers", "body"])
+def test_a_slow_client_is_answered_408_and_dropped_at_the_worker_timeout(kind: str) -> None:
+    live = LiveService({**LIVE_ENV, "GUNICORN_CMD_ARGS": "--timeout 3"}, workers=1)
+    try:
+        live.wait_ready()
+        (sock,) = slow_sockets(live, kind, count=1)
+        started = time.monotonic()
+        sock.settimeout(0.5)
+        received = b""
+        while time.monotonic() - started < 10:
+            with contextlib.suppress(TimeoutError):
+                sock.sendall(b"a" if kind == "headers" else b" ")
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        elapsed = time.monotonic() - started
+        sock.close()
+        print(f"slow client ({kind}) dropped after {elapsed:.1f} s")
+        assert 2.5 < elapsed < 6
+        assert received.startswith(b"HTTP/1.1 408")
+        assert json.loads(received.partition(b"\r\n\r\n")[2])["resourceType"] == "OperationOutcome"
+        time.sleep(0.3)
+        log = live.log.read_text(encoding="utf-8")
+        assert "not complete within 3 s (slow client)" in log and "Traceback" not in log
+    finally:
+        live.stop()
 
 
 def test_the_deadline_counts_from_arrival_with_a_slow_client_body(

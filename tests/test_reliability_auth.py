@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -200,3 +201,30 @@ def test_hung_redis_is_a_503_within_a_second(trust: Trust) -> None:
     finally:
         service.stop()
         hung.stop()
+
+
+def test_a_dribbling_jwk_set_server_cannot_hold_a_request(trust: Trust) -> None:
+    """The JWK Set fetch has a wall-clock deadline (2 s), not only a per-read timeout."""
+    from .test_reliability import BadFhirServer  # noqa: PLC0415 (the misbehaving server process)
+
+    bad = BadFhirServer()
+    try:
+        bad.behave(mode="dribble-headers", rate=2)
+        issuers = json.loads(trust.file.read_text(encoding="utf-8"))
+        slow_iss = "https://slow-keys.example.org"
+        issuers["issuers"].append({"iss": slow_iss, "jku": [f"{bad.base}/jwks.json"]})
+        path = trust.file.parent / "issuers-with-slow-keys.json"  # beside the jwks_file it names
+        path.write_text(json.dumps(issuers), encoding="utf-8")
+        service = LiveService({**secured_env(trust), "CDS_TRUSTED_ISSUERS_FILE": str(path)}, workers=1)
+        try:
+            service.wait_ready()
+            token = mint(trust.rotating_old, claims(slow_iss, f"{service.url}{SERVICE}", time.time()))
+            started = time.monotonic()
+            assert call(service, token).status_code == 401
+            elapsed = time.monotonic() - started
+            print(f"dribbling JWK Set server: 401 after {elapsed:.2f} s")
+            assert elapsed < 3.0
+        finally:
+            service.stop()
+    finally:
+        bad.stop()

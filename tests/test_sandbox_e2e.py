@@ -100,7 +100,9 @@ def patient_fhir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirTestS
 def secured_service(tmp_path_factory: pytest.TempPathFactory, sandbox_url: str) -> Iterator[LiveService]:
     """Production authentication: the sandbox is trusted by its key, given inline; CORS for its exact origin."""
     issuers = tmp_path_factory.mktemp("trust") / "trusted-issuers.json"
-    issuers.write_text(json.dumps({"issuers": [{"iss": SANDBOX_ISS, "jwks": load_json(SANDBOX_JWKS)}]}))
+    # Keys pinned inline; the sandbox's tokens name its jku, which is allowlisted (never fetched offline).
+    issuer = {"iss": SANDBOX_ISS, "jwks": load_json(SANDBOX_JWKS), "jku": [f"{SANDBOX_ISS}/.well-known/jwks.json"]}
+    issuers.write_text(json.dumps({"issuers": [issuer]}))
     service = LiveService(
         {
             "CDS_AUTH_MODE": "jwt",

@@ -251,6 +251,7 @@ REQUIRED_STATEMENTS: frozenset[str] = frozenset(
         "supplement-forms",
         "ppi-hypomagnesemia",
         "diuretic-mg-loss",
+        "loop-diuretic-mg-loss",
         "other-mg-wasting-drugs",
         "egfr-antibody-hypomagnesemia",
         "do-review-drugs",
@@ -368,7 +369,7 @@ REQUIRED_SUMMARY_PARTS: Mapping[str, frozenset[str]] = {
             "act-renal-unknown",
         ]
     ),
-    "mg-low-normal": frozenset({"mg", "risk", "symptom", "mg-below-cutoff", "below-cutoff"}),
+    "mg-low-normal": frozenset({"mg", "risk", "renal", "symptom", "mg-below-cutoff", "below-cutoff"}),
     "mg-normal-with-risk": frozenset({"mg", "stores"}),
     "mg-high": frozenset({"mg", "mg-critical", "mg-flag-conflict", "act-severe", "act-stop", "act-obstetric-stop"}),
     "mg-obstetric-monitoring": frozenset({"mg", "in-range", "below-range"}),

@@ -23,7 +23,7 @@ from ..knowledge import KnowledgeBase
 from ..model import Finding
 from ..orders import DraftOrder
 from ..units import MgConverter
-from .context import Context, evidence_of
+from .context import Context, earliest, evidence_of
 from .decision import Decision, Evaluation, Fact
 from .legs import differential_decision, red_flag_decision
 from .magnesium import MgContext, MgStatus, decide, interpret_mg, mg_finding
@@ -163,7 +163,8 @@ def _safety_findings(ctx: Context) -> list[Finding]:
     ):
         meds = ctx.current(classes)
         if meds:
-            out.append(Finding(SAFETY, code, display, evidence_of(meds)))
+            since = earliest(m.start for m in meds)
+            out.append(Finding(SAFETY, code, display, evidence_of(meds), since.date() if since else None))
     partners = chelating(ctx)
     if partners:
         out.append(Finding(SAFETY, "interacting-drug", "Drug that chelates with oral magnesium", evidence_of(partners)))

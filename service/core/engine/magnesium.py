@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..fhirdata import LabResult, MedicationUse, UnreadableResult
-from ..knowledge import Band, KnowledgeBase
+from ..knowledge import IONISED_CALCIUM_CODES, Band, KnowledgeBase
 from ..model import Finding, Indicator
 from ..units import MEQ_PER_L, MG_PER_DL, MMOL_PER_L, MgConverter
 from .context import Context, LabPick, day, drug_fact
@@ -25,6 +25,7 @@ HIGH_FLAGS = frozenset({"H", "HH", "HU"})
 _PRECISION = 4  # decimal places compared, so 2.07 mg/dL is not "below 0.85" by a rounding hair
 _BELOW = 1e-9  # "< x" is banded just below x
 SYMPTOMATIC_CONDITIONS = ("tetany", "arrhythmia", "seizure")
+CORRECTED_CALCIUM = "29265-6"  # Calcium corrected for albumin (clinical reference §1b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,9 @@ def decide(  # noqa: PLR0911 (one return per card kind)
     if ctx.renal.failure and status.state == "normal":
         return None  # kidneys retain magnesium: "body stores may be low" would invite a contraindicated supplement
     if status.state == "low-normal" and status.mmol < ctx.kb.threshold("serum-mg-low"):
+        if ctx.current(["digoxin", "qt-drug"]) or ctx.current_symptoms(SYMPTOMATIC_CONDITIONS):
+            # Below 0.75 mmol/L with digoxin, a QT-prolonging drug or symptoms: critical whatever the lab's range.
+            return _low(ctx, status, values, facts, mc)
         # Inside this lab's range, but below the IOM cut-off: say so, whatever the risk factors.
         return _below_evidence_cutoff(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
     if status.state == "low-normal" and (symptoms or strong) and ctx.adult:
@@ -225,11 +229,12 @@ def _co_deficits(ctx: Context) -> tuple[list[Fact], list[str]]:
         facts.append(Fact("potassium-low", {"value": f"{k.value:.1f}", "date": day(k.effective)}))
         parts.append("potassium-low")
     if ca is not None:
-        facts.append(
-            Fact(
-                "calcium-low", {"value": f"{ca.value:.2f}", "date": day(ca.effective), "name": ca.display or "calcium"}
-            )
+        name = (
+            "Ionised calcium"
+            if ca.code in IONISED_CALCIUM_CODES
+            else ("Corrected calcium" if ca.code == CORRECTED_CALCIUM else "Calcium")
         )
+        facts.append(Fact("calcium-low", {"value": f"{ca.value:.2f}", "date": day(ca.effective), "name": name}))
         parts.append("calcium-low")
     return facts, parts
 
@@ -372,8 +377,12 @@ def _low_actions(
     first = [] if renal.known else ["do-check-renal-first"]
     if not renal.known:
         tail = "act-renal-unknown"
-    extra = "do-replace-potassium" if k is not None else ("do-ecg-co-deficit" if ca is not None else "do-recheck-panel")
-    return [*first, repletion, extra, cause][:3], tail
+    if k is not None or ca is not None:
+        # Low K or Ca with low Mg: an arrhythmia risk (QT): replace potassium and get an ECG.
+        extra = [*(["do-replace-potassium"] if k is not None else []), "do-ecg-co-deficit"]
+    else:
+        extra = ["do-recheck-panel"]
+    return [*first, repletion, *extra, cause][:3], tail
 
 
 def _high(ctx: Context, status: MgStatus, values: dict[str, str], facts: list[Fact]) -> Decision:
@@ -463,7 +472,7 @@ def _low_normal(
     return Decision(
         "mg-low-normal",
         "info",
-        ("mg", "risk" if strong else "symptom"),
+        ("mg", "renal" if ctx.renal.failure else ("risk" if strong else "symptom")),
         tuple(actions),
         (*facts, *_risk_facts([*strong, *symptoms])),
         tuple(notes),
@@ -555,15 +564,9 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
     values = {"lookback": f"{lookback} months"}
     facts: list[Fact] = []
     if pick.stale is not None:
-        facts.append(
-            Fact(
-                "mg-last",
-                {
-                    "value": mg_values(interpret_mg(pick.stale, ctx.kb, ctx.mg), ctx.mg)["mg"],
-                    "date": day(pick.stale.effective),
-                },
-            )
-        )
+        last = interpret_mg(pick.stale, ctx.kb, ctx.mg)
+        key = "mg-last-low" if last.state == "low" else "mg-last"
+        facts.append(Fact(key, {"value": mg_values(last, ctx.mg)["mg"], "date": day(pick.stale.effective), **values}))
     else:
         facts.append(Fact("mg-none", values))
     facts += [drug_fact(m, ctx.now) for m in digoxin]
@@ -586,7 +589,7 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
         (*urgent, "do-order-panel-dialysis" if ctx.renal.on_dialysis else "do-order-panel")[:3],
         tuple(facts),
         tuple(notes),
-        tests=panel(ctx),
+        tests=panel(ctx, "magnesium", "potassium", "calcium-ionised", "creatinine") if urgent else panel(ctx),
         values=values,
     )
 

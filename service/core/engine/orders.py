@@ -36,7 +36,7 @@ def systemic(drafts: Sequence[DraftOrder]) -> list[DraftOrder]:
     return [d for d in drafts if d.route not in LOCAL_ROUTES]
 
 
-def supplement_order(
+def supplement_order(  # noqa: PLR0912 (one branch per clinical situation, most dangerous first)
     ctx: Context, drafts: Sequence[DraftOrder], all_drafts: Sequence[DraftOrder], status: MgStatus | None
 ) -> Decision | None:
     orders = systemic(drafts)
@@ -76,14 +76,20 @@ def supplement_order(
         )
     if renal.failure:
         if treating:
+            # Treating documented hypomagnesemia: never a delete; a severe deficit keeps its urgency.
+            severe = status is not None and status.mmol < ctx.kb.threshold("serum-mg-critical-low")
+            if status is not None:
+                values["mg"] = mg_values(status, ctx.mg)["mg"]
             return Decision(
                 "order-mg-supplement",
                 "warning",
-                ("renal-treating", "drafts"),
-                ("do-order-treating-renal",),
+                ("renal-severe" if severe else "renal-treating", "drafts"),
+                ("do-order-severe-treating-renal" if severe else "do-order-treating-renal",),
                 tuple(facts),
-                ("renal-caution",),
-                tests=panel(ctx, "magnesium"),
+                () if iv else ("renal-caution",),  # the oral contraindication does not concern an IV order
+                tests=panel(ctx, "magnesium", "potassium", "calcium", "creatinine")
+                if severe
+                else panel(ctx, "magnesium", "creatinine"),
                 recommend_tests=False,
                 values=values,
             )
@@ -155,6 +161,8 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
     values = {"drafts": names}
     facts: list[Fact] = [Fact("draft", {"drafts": names})]
     notes = [_WASTING_NOTE[c] for c in codes]
+    if "draft-diuretic" in codes and not any("thiazide-diuretic" in d.classes for d in orders):
+        notes[notes.index("diuretic-mg-loss")] = "loop-diuretic-mg-loss"  # the thiazide cohort is not about loops
     if status is not None:
         values.update(mg_values(status, ctx.mg))
         facts.append(Fact("mg", mg_values(status, ctx.mg)))
@@ -176,7 +184,7 @@ def wasting_order(ctx: Context, drafts: Sequence[DraftOrder], status: MgStatus |
             tuple(actions),
             tuple(facts),
             tuple(notes),
-            tests=panel(ctx, "magnesium", "potassium") if status is None or digoxin else (),
+            tests=panel(ctx, "magnesium", "potassium", "creatinine"),
             values=values,
         )
     if status is not None:
