@@ -449,6 +449,15 @@ def _obstetric(ctx: Context, status: MgStatus, values: dict[str, str], facts: li
     )
 
 
+def _brief(
+    values: dict[str, str], facts: list[Fact], strong: Sequence[Signal]
+) -> tuple[dict[str, str], list[Fact], list[str]]:
+    """For the not-low cards: the value without the band label (the notes explain it) and the drugs to review."""
+    drugs = _drug_names(strong)
+    values = {**values, "drugs": ", ".join(drugs[:2])}
+    return values, [Fact("mg-brief", values), *facts[1:]], drugs
+
+
 def _low_normal(
     ctx: Context,
     *,
@@ -458,9 +467,7 @@ def _low_normal(
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
-    drugs = _drug_names(strong)
-    values = {**values, "drugs": ", ".join(drugs[:2])}
-    facts = [Fact("mg-brief", values), *facts[1:]]
+    values, facts, drugs = _brief(values, facts, strong)
     if ctx.renal.failure:
         # Renal failure: say first that a supplement is not the answer, then food with the potassium caveat.
         actions = ["do-no-supplement-renal", "do-food-first-ckd"]
@@ -489,8 +496,7 @@ def _below_evidence_cutoff(
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
-    drugs = _drug_names(strong)
-    values = {**values, "drugs": ", ".join(drugs[:2])}
+    values, facts, drugs = _brief(values, facts, strong)
     actions = ["do-recheck-mg-below-cutoff"]
     if strong:
         actions.append("do-review-drugs" if drugs else "do-address-risks")
@@ -499,7 +505,7 @@ def _below_evidence_cutoff(
         "info",
         ("mg-below-cutoff", "below-cutoff"),
         tuple(actions),
-        (Fact("mg-brief", values), *facts[1:], *_risk_facts([*strong, *symptoms])),
+        (*facts, *_risk_facts([*strong, *symptoms])),
         ("hypomagnesemia-definition", "lab-ranges-differ"),
         tests=("magnesium",),
         recommend_tests=False,
@@ -516,9 +522,7 @@ def _normal_with_risk(
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
-    drugs = _drug_names(strong)
-    values = {**values, "drugs": ", ".join(drugs[:2])}
-    facts = [Fact("mg-brief", values), *facts[1:]]
+    values, facts, drugs = _brief(values, facts, strong)
     return Decision(
         "mg-normal-with-risk",
         "info",
