@@ -23,7 +23,7 @@ from ..knowledge import KnowledgeBase
 from ..model import Finding
 from ..orders import DraftOrder
 from ..units import MgConverter
-from .context import Context, earliest, evidence_of
+from .context import Context, LabPick, earliest, evidence_of
 from .decision import Decision, Evaluation, Fact
 from .legs import differential_decision, red_flag_decision
 from .magnesium import MgContext, MgStatus, decide, interpret_mg, mg_finding
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 
-def _magnesium(ctx: Context, findings: list[Finding]) -> tuple[object, MgStatus | None]:
+def _magnesium(ctx: Context, findings: list[Finding]) -> tuple[LabPick, MgStatus | None]:
     pick = ctx.lab("serum-magnesium", "serum-mg-lookback-days")
     status = interpret_mg(pick.result, ctx.kb, ctx.mg) if pick.result is not None else None
     if status is not None:
@@ -197,7 +197,7 @@ def evaluate(record: PatientRecord, kb: KnowledgeBase, mg: MgConverter, now: dat
     findings += _safety_findings(ctx)
     decisions = [
         red_flag_decision(ctx, flags),
-        decide(ctx, pick, status, MgContext(risks, free, others)),  # type: ignore[arg-type]
+        decide(ctx, pick, status, MgContext(risks, free, others)),
         differential_decision(ctx, free, others, flags),
         supplement_decision(ctx, status),
     ]

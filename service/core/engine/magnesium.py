@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from ..fhirdata import LabResult, MedicationUse, UnreadableResult
 from ..knowledge import IONISED_CALCIUM_CODES, Band, KnowledgeBase
-from ..model import Finding, Indicator
-from ..units import MEQ_PER_L, MG_PER_DL, MMOL_PER_L, MgConverter
+from ..model import Finding
+from ..units import MEQ_PER_L, MG_PER_DL, MgConverter
 from .context import Context, LabPick, day, drug_fact
 from .decision import Decision, Fact
 from .signals import Signal, counted
@@ -596,6 +596,3 @@ def _not_measured(ctx: Context, pick: LabPick, mc: MgContext) -> Decision | None
         tests=panel(ctx, "magnesium", "potassium", "calcium-ionised", "creatinine") if urgent else panel(ctx),
         values=values,
     )
-
-
-__all__ = ["MMOL_PER_L", "Indicator"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..fhirdata import ConditionFact, MedicationUse
 from ..model import Evidence, Finding, Indicator
-from .context import CONTEXTUAL, STRONG, Context, condition_fact, drug_fact, earliest, evidence_of, facts_of, matched_by
+from .context import CONTEXTUAL, STRONG, Context, earliest, evidence_of, facts_of, matched_by
 from .decision import Fact
 
 RISK_FACTOR, LEG_SYMPTOM, DIFFERENTIAL, SAFETY, RED_FLAG = (
@@ -305,6 +305,3 @@ def red_flags(ctx: Context, symptoms: Sequence[Signal]) -> list[Signal]:
             )
         )
     return out
-
-
-__all__ = ["condition_fact", "drug_fact"]
