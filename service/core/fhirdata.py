@@ -448,19 +448,21 @@ class Extractor:
             out |= set(self.conditions.classify(_raw_codings(concept), [_raw_text(concept)]))
         return frozenset(out)
 
-    def _condition_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> dict[str, str] | None:
+    def _condition_filter(
+        self, raw: Mapping[str, Any], _: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, str]] | None:
+        """(classes, qualifiers) of a raw Condition or Procedure code, read once; None when no class matches."""
         code = raw.get("code")
-        found = self.conditions.classify(_raw_codings(code), [_raw_text(code)])
+        codings = _raw_codings(code)
+        text = _raw_text(code)
+        found = self.conditions.classify(codings, [text])
         if not found:
             return None
+        qualifiers = self.qualifiers.classify(codings, [text, *(c.display or "" for c in codings)])
         # A family history is about relatives, never the patient (ICD-10-CM Z80-Z84, "family history of").
-        if "family-history" in self._qualifiers(code):
+        if "family-history" in qualifiers:
             return None
-        return found
-
-    def _qualifiers(self, concept: Any) -> dict[str, str]:
-        texts = [_raw_text(concept)] + [c.display or "" for c in _raw_codings(concept)]
-        return self.qualifiers.classify(_raw_codings(concept), texts)
+        return found, qualifiers
 
     _handlers: ClassVar[Mapping[str, Callable[[Extractor, Mapping[str, Any], Mapping[str, Any]], Any]]] = {
         "Observation": _observation_filter,
@@ -502,12 +504,12 @@ class Extractor:
         elif rtype == "Procedure":
             proc = _validate(Procedure, entry, issues)
             if proc is not None:
-                conditions.append(_procedure_fact(proc, relevant, entry))
+                conditions.append(_procedure_fact(proc, relevant[0], entry))
         else:
             cond = _validate(Condition, entry, issues)
             if cond is not None:
-                qualifiers = self._qualifiers(entry.resource.get("code"))
-                fact = _condition_fact(cond, relevant, entry)
+                classes, qualifiers = relevant
+                fact = _condition_fact(cond, classes, entry)
                 conditions.append(
                     replace(
                         fact,

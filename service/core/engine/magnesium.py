@@ -186,11 +186,11 @@ def decide(  # noqa: PLR0911 (one return per card kind)
             # Below 0.75 mmol/L with digoxin, a QT-prolonging drug or symptoms: critical whatever the lab's range.
             return _low(ctx, status, values, facts, mc)
         # Inside this lab's range, but below the IOM cut-off: say so, whatever the risk factors.
-        return _below_evidence_cutoff(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
+        return _below_evidence_cutoff(ctx, values=values, facts=facts, strong=strong, symptoms=symptoms)
     if status.state == "low-normal" and (symptoms or strong) and ctx.adult:
-        return _low_normal(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
+        return _low_normal(ctx, values=values, facts=facts, strong=strong, symptoms=symptoms)
     if status.state == "normal" and symptoms and strong and not mc.differentials and ctx.adult:
-        return _normal_with_risk(ctx, values=values, facts=facts, mc=mc, strong=strong, symptoms=symptoms)
+        return _normal_with_risk(ctx, values=values, facts=facts, strong=strong, symptoms=symptoms)
     return None
 
 
@@ -463,7 +463,6 @@ def _low_normal(
     *,
     values: dict[str, str],
     facts: list[Fact],
-    mc: MgContext,
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
@@ -492,7 +491,6 @@ def _below_evidence_cutoff(
     *,
     values: dict[str, str],
     facts: list[Fact],
-    mc: MgContext,
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
@@ -518,7 +516,6 @@ def _normal_with_risk(
     *,
     values: dict[str, str],
     facts: list[Fact],
-    mc: MgContext,
     strong: Sequence[Signal],
     symptoms: Sequence[Signal],
 ) -> Decision:
