@@ -25,12 +25,13 @@ from werkzeug.test import EnvironBuilder
 from .__main__ import NOW, typical_prefetch
 
 PATIENT_VIEW = "/cds-services/magnesium-leg-symptoms"
+VALIDATION = "FHIR validation (plain validators of the generated models)"
 # (stage, function names whose total time is the stage); nested stages are subtracted from their parent.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("strict JSON parse (also in the floor)", ("read_json",)),
     ("request schema (marshmallow)", ("_load",)),
     ("prefetch split", ("gather_prefetch",)),
-    ("FHIR validation (generated models)", ("_validate",)),
+    (VALIDATION, ("_validate",)),
     ("code/name matching", ("classify", "might_name", "by_name")),
     ("extraction: raw pre-filter, facts", ("extract",)),
     ("engine", ("evaluate", "evaluate_orders")),
@@ -78,9 +79,7 @@ def stage_table(root: Frame, requests: int) -> list[tuple[str, float]]:
     for stage, names in STAGES:
         totals[stage] = sum(f.time for f in _outermost(root, names))
     # Nesting: matching and validation run inside extraction; extraction inside nothing else listed.
-    totals["extraction: raw pre-filter, facts"] -= (
-        totals["FHIR validation (generated models)"] + totals["code/name matching"]
-    )
+    totals["extraction: raw pre-filter, facts"] -= totals[VALIDATION] + totals["code/name matching"]
     accounted = sum(totals.values())
     rows = [(stage, seconds * 1e6 / requests) for stage, seconds in totals.items()]
     rows.append(("Flask, werkzeug, logging, metrics (the rest)", (root.time - accounted) * 1e6 / requests))

@@ -12,6 +12,7 @@ import os
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -45,10 +46,15 @@ AUTH_FAILURES = Counter("cds_auth_failures_total", "Refused CDS client authentic
 def install(app: Flask) -> None:
     """Request ids (X-Request-ID accepted or generated, echoed back) and per-request metrics."""
 
+    # The labelled series, looked up once each (labels() takes a lock and hashes its values on every call).
+    # Bounded: route templates x methods x status codes.
+    counters: dict[tuple[str, str, int], Any] = {}
+    latencies: dict[str, Any] = {}
+
     @app.before_request
     def _start() -> None:
-        offered = request.headers.get("X-Request-ID", "")
-        g.request_id = offered if REQUEST_ID.match(offered) else uuid.uuid4().hex
+        offered = request.headers.get("X-Request-ID")
+        g.request_id = offered if offered and REQUEST_ID.match(offered) else uuid.uuid4().hex
         g.started = time.perf_counter()
 
     @app.after_request
@@ -56,8 +62,15 @@ def install(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         # Route templates, not raw paths, keep the label set small (unknown paths are one "unmatched").
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        key = (route, request.method, response.status_code)
+        counter = counters.get(key)
+        if counter is None:
+            counter = counters[key] = HTTP_REQUESTS.labels(route, request.method, str(response.status_code))
+        counter.inc()
+        latency = latencies.get(route)
+        if latency is None:
+            latency = latencies[route] = HTTP_LATENCY.labels(route)
+        latency.observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
 

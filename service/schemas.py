@@ -39,7 +39,9 @@ class HookRequestSchema(_Tolerant):
     fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False)
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
     context = fields.Dict(required=True)
-    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    # Keys of a JSON object are always strings and a value may be anything (null included): no per-key
+    # field to run. What each value must be is split_prefetch's to say (service/core/prefetch.py).
+    prefetch = fields.Dict()
     extension = fields.Dict()
 
     @validates_schema

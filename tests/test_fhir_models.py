@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.core import fhir_models, fhirdata
-from service.core.fhirdata import USED_ELEMENTS, Entry, Extractor, _validate, entries_from_bundle
+from service.core.fhirdata import USED_ELEMENTS, VALIDATORS, Entry, Extractor, _validate, entries_from_bundle
 from service.core.model import Finding
 from service.rules_loader import load_knowledge_base
 from tools import fhir_differential, gen_fhir_models
@@ -55,7 +55,7 @@ def test_element_models_keep_every_element_of_their_fhir_resources_type() -> Non
 
 def _check(rtype: str, resource: dict[str, Any]) -> tuple[Any, str]:
     issues: list[Finding] = []
-    result = _validate(fhir_models.RESOURCE_MODELS[rtype], Entry({"resourceType": rtype, **resource}), issues)
+    result = _validate(VALIDATORS[rtype], Entry({"resourceType": rtype, **resource}), issues)
     return result, issues[0].display if issues else ""
 
 
@@ -117,10 +117,25 @@ def test_values_come_out_as_the_extraction_reads_them() -> None:
             "referenceRange": [{"low": {"value": 0.7}}],
         },
     )
-    assert result.effectiveDateTime == datetime.fromisoformat("2026-11-01T08:30:00+01:00")
-    assert result.valueQuantity.value == 0.62 and result.referenceRange[0].low.value == 0.7
+    assert result["effectiveDateTime"] == datetime.fromisoformat("2026-11-01T08:30:00+01:00")
+    assert result["valueQuantity"]["value"] == 0.62 and result["referenceRange"][0]["low"]["value"] == 0.7
+    assert "valueString" not in result and "issued" not in result  # only the elements given
     partial, _ = _check("Observation", {**OBS, "effectiveDateTime": "2026-11"})
-    assert partial.effectiveDateTime == "2026-11"  # a partial date stays text, as with fhir.resources
+    assert partial["effectiveDateTime"] == "2026-11"  # a partial date stays text, as with fhir.resources
+
+
+def test_plain_validators_run_the_generated_models_rules_and_only_give_dicts() -> None:
+    """The runtime validators are the generated models' own core schemas with models made typed dicts: on
+    the same inputs they accept and reject alike, and give the same values (the differential test proves
+    the generated models never looser than fhir.resources over the whole corpus)."""
+    for resource in fhir_differential.corpus():
+        rtype = resource["resourceType"]
+        ours, message = _check(rtype, resource)
+        issues: list[Finding] = []
+        model = _validate(fhir_differential.AsDicts(fhir_models.RESOURCE_MODELS[rtype]), Entry(resource), issues)
+        assert (ours is None) is (model is None), (message, issues)
+        if ours is not None:
+            assert fhir_differential.normalised(ours) == fhir_differential.normalised(model)
 
 
 def test_generated_models_never_accept_what_fhir_resources_rejects() -> None:
@@ -138,9 +153,8 @@ def test_generated_models_never_accept_what_fhir_resources_rejects() -> None:
 
 
 def _fhir_resources_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    for rtype in USED_ELEMENTS:
-        module = importlib.import_module(f"fhir.resources.R4B.{rtype.lower()}")
-        monkeypatch.setattr(fhirdata, rtype, getattr(module, rtype))
+    for rtype, validator in fhir_differential.fhir_resources_validators().items():
+        monkeypatch.setitem(typing.cast(dict[str, Any], fhirdata.VALIDATORS), rtype, validator)
 
 
 def test_extraction_of_every_synthea_record_is_unchanged_from_fhir_resources(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +164,7 @@ def test_extraction_of_every_synthea_record_is_unchanged_from_fhir_resources(mon
     # Without `now` every lab result is validated, not just the newest usable one.
     generated = [Extractor(kb).extract(entries_from_bundle(b), None, when) for b in bundles for when in (now, None)]
     _fhir_resources_models(monkeypatch)
-    assert typing.cast(Any, fhirdata).Observation.__module__.startswith("fhir.resources")
+    assert typing.cast(Any, fhirdata.VALIDATORS["Observation"]).model.__module__.startswith("fhir.resources")
     reference = [Extractor(kb).extract(entries_from_bundle(b), None, when) for b in bundles for when in (now, None)]
     assert generated == reference
     assert sum(len(r.labs) + len(r.conditions) + len(r.medications) for r in generated) > 100

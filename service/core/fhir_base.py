@@ -17,11 +17,11 @@ Nothing here imports fhir.resources: it is used only by tools/gen_fhir_models.py
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, cast
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaValidator
 from pydantic_core import core_schema as cs
 
 # fhir_core.types patterns (Date, DateTime, Instant, Time), anchored for pydantic-core's regex engine.
@@ -116,28 +116,39 @@ class _ChoiceCheck:
     set intersection on the keys. (The same rule as a pure pydantic-core schema, a union of typed dicts
     per allowed shape, measured 4 µs per Condition against 0.6 µs for this.)"""
 
-    __slots__ = ("groups", "required")
+    __slots__ = ("groups",)
+    groups: list[tuple[str, tuple[str, ...], frozenset[str], bool]]
 
     def __init__(self, groups: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> None:
-        self.groups = [(prefix, frozenset(keys), keys) for prefix, keys in groups.items()]
-        self.required = frozenset(required)
+        self.groups = [(prefix, keys, frozenset(keys), prefix in required) for prefix, keys in groups.items()]
 
     def __call__(self, data: Any) -> Any:
         if type(data) is not dict:
             return data  # the model's own schema reports the wrong type
-        for prefix, keys, ordered in self.groups:
-            present = keys & data.keys()
-            if len(present) > 1 and sum(data[k] is not None for k in present) > 1:
+        get = data.get
+        for prefix, keys, keyset, required in self.groups:
+            # Count the alternatives given by walking the shorter of the two: the group (2-5 alternatives,
+            # a lookup each) or the element's keys (an extension has 2 keys but 50 value[x] alternatives).
+            given = 0
+            if len(keys) <= len(data):
+                for key in keys:
+                    if get(key) is not None:
+                        given += 1
+            else:
+                for key, value in data.items():
+                    if value is not None and key in keyset:
+                        given += 1
+            if given > 1:
                 raise PydanticCustomError(
                     "fhir_choice",
                     "{prefix}[x] is a choice: give one of {alternatives}, not several",
-                    {"prefix": prefix, "alternatives": ", ".join(ordered)},
+                    {"prefix": prefix, "alternatives": ", ".join(keys)},
                 )
-            if prefix in self.required and not any(data[k] is not None for k in present):
+            if required and not given:
                 raise PydanticCustomError(
                     "fhir_choice",
                     "{prefix}[x] is required: give one of {alternatives}",
-                    {"prefix": prefix, "alternatives": ", ".join(ordered)},
+                    {"prefix": prefix, "alternatives": ", ".join(keys)},
                 )
         return data
 
@@ -159,3 +170,56 @@ class FhirModel(BaseModel):
             check = _ChoiceCheck(groups, cls.__dict__.get("__choice_required__", ()))
             model["schema"] = cs.no_info_before_validator_function(check, model["schema"])
         return schema
+
+
+# -- plain validators ------------------------------------------------------------------------------------
+# The extraction reads a validated resource once and keeps only a few facts of it, so it does not need model
+# instances: building one per element (a Condition is ~8: codings, concepts, the subject reference) is most
+# of the validation time. plain_validator() runs the model's own core schema, element for element, with each
+# model turned into a typed dict: the same fields, types, patterns, required elements, choice checks and
+# unknown-element errors, and the same error locations, but the result is plain dicts (only the elements
+# given). Measured on the Synthea Conditions: 21 µs → 10 µs each.
+
+
+def plain_validator(model: type[BaseModel]) -> SchemaValidator:
+    """A validator of `model`'s core schema that returns dicts (elements given only) instead of models."""
+    model.model_rebuild()
+    return SchemaValidator(cast(cs.CoreSchema, _as_typed_dicts(model.__pydantic_core_schema__)))
+
+
+def _as_typed_dicts(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_as_typed_dicts(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "model":
+        inner = dict(_as_typed_dicts(schema["schema"]))  # model-fields, possibly inside the choice check
+        fields = _find_fields(inner)
+        fields["config"] = schema.get("config")
+        if "ref" in schema:
+            inner["ref"] = schema["ref"]
+        return inner
+    if schema.get("type") == "model-fields":
+        return cs.typed_dict_schema(
+            {name: _typed_dict_field(name, field) for name, field in schema["fields"].items()},
+            extra_behavior=schema.get("extra_behavior"),
+        )
+    return {key: _as_typed_dicts(value) for key, value in schema.items()}
+
+
+def _find_fields(schema: dict[str, Any]) -> dict[str, Any]:
+    """The typed-dict schema itself, or the one a before-validator (the choice check) wraps."""
+    while schema.get("type") != "typed-dict":
+        schema = schema["schema"]
+    return schema
+
+
+def _typed_dict_field(name: str, field: Any) -> cs.TypedDictField:
+    inner, required = field["schema"], True
+    if inner.get("type") == "default":
+        if inner.get("default") is not None or "default_factory" in inner:
+            raise TypeError(f"{name}: only None defaults can be left out of a typed dict")
+        inner, required = inner["schema"], False
+    return cs.typed_dict_field(
+        _as_typed_dicts(inner), required=required, validation_alias=field.get("validation_alias")
+    )

@@ -13,14 +13,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from .errors import InvalidRequest
-from .fhir_models import Condition, MedicationRequest, MedicationStatement, Observation, Patient, Procedure
+from .fhir_base import plain_validator
+from .fhir_models import RESOURCE_MODELS
 from .knowledge import LAB_VALUESETS, KnowledgeBase
-from .matching import CodingText, Vocabulary
+from .matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_TEXT, CodingText, Vocabulary
 from .model import Evidence, Finding
 from .units import MgConverter, normalise_unit
 
@@ -123,11 +125,12 @@ USED_ELEMENTS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 _MAX_REPORTED_ERRORS = 3
+_USED_SETS = {rtype: frozenset(elements) for rtype, elements in USED_ELEMENTS.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A raw resource as received, with the fullUrl it had in its Bundle (if any)."""
+class Entry(NamedTuple):
+    """A raw resource as received, with the fullUrl it had in its Bundle (if any). A named tuple: one is
+    made for every resource of every request, and it is the cheapest immutable record to create."""
 
     resource: Mapping[str, Any]
     full_url: str | None = None
@@ -167,6 +170,15 @@ class MedicationUse:
     def last_taken(self, now: datetime) -> datetime | None:
         """When exposure ended (or `now` while it goes on)."""
         return now if self.current_at(now) else (self.end or self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionReading:
+    """What a Condition's or Procedure's code says, read once per distinct code (shared: never mutated)."""
+
+    classes: Mapping[str, str]  # class id → matchedBy
+    current: bool = True  # False for "history of ..." and "... in remission"
+    laterality: str | None = None
 
 
 # Medication statuses that mean "taking it now" (R4 MedicationStatement and MedicationRequest status).
@@ -285,6 +297,11 @@ class Extractor:
         self.observation_names = Vocabulary(kb.observation_names, kb.valuesets)
         self.routes = Vocabulary(kb.routes, kb.valuesets)
         self.qualifiers = Vocabulary(kb.qualifiers, kb.valuesets)
+        # Readings of codes by content (ConceptMemo): the same codes recur on every chart.
+        self._condition_readings = ConceptMemo(self._read_condition_code)
+        self._medication_readings = ConceptMemo(self._read_medication_code)
+        self._route_readings = ConceptMemo(self._read_route)
+        self._indication_readings = ConceptMemo(self._read_indication)
         self._short_course = kb.threshold("short-course-days")
         # Results outside these limits are data errors, not clinical findings (rules/thresholds.yaml).
         self._plausible_max = {
@@ -322,13 +339,13 @@ class Extractor:
                 if identity and not _is_identity(entry, identity):
                     issues.append(_issue("other-patient", "A Patient other than the context patient; ignored.", entry))
                     continue
-                patient = _validate(Patient, entry, issues)
+                patient = _validate(VALIDATORS["Patient"], entry, issues)
                 if patient is not None:
                     demographics = Demographics(
                         _reference(entry),
-                        _as_date(patient.birthDate),
-                        patient.gender,
-                        as_utc(patient.deceasedDateTime),
+                        _as_date(patient.get("birthDate")),
+                        patient.get("gender"),
+                        as_utc(patient.get("deceasedDateTime")),
                     )
                 continue
             handler = self._handlers.get(rtype)
@@ -366,14 +383,13 @@ class Extractor:
 
         Results newer than it that could not be read are kept as UnreadableResult: a result exists.
         """
-        ordered = sorted(found, key=_raw_sort_key, reverse=True)
+        ordered = sorted(((_raw_sort_key(e), e) for e in found), key=_first, reverse=True)
         stop_day = None
-        for entry in ordered:
-            if stop_day is not None and _raw_sort_key(entry)[0].date() != stop_day:
+        for (when, _, _), entry in ordered:
+            if stop_day is not None and when.date() != stop_day:
                 break
-            obs = _validate(Observation, entry, issues)
+            obs = _validate(VALIDATORS["Observation"], entry, issues)
             if obs is None:
-                when = _raw_sort_key(entry)[0]
                 unreadable.append(
                     UnreadableResult(
                         analyte,
@@ -424,35 +440,44 @@ class Extractor:
         concept = raw.get("medicationCodeableConcept")
         if concept is None:
             concept = _referenced_medication_code(raw, index)
+        found = self._medication_readings(concept)
+        return (dict(found[0]), found[1]) if found else None
+
+    def _read_medication_code(self, concept: Any) -> tuple[Mapping[str, str], str] | None:
         codings = _raw_codings(concept)
         found = self.medications.classify(codings, [_raw_text(concept)])
         name = _raw_text(concept) or next((c.display for c in codings if c.display), "")
-        return (found, name) if found else None
+        return (MappingProxyType(found), name) if found else None
 
     def route_of(self, raw: Mapping[str, Any], name: str) -> str | None:
         """The route class of a raw MedicationRequest/Statement: its dosage route, else its product name."""
         for dosage in _raw_list(raw.get("dosageInstruction")) + _raw_list(raw.get("dosage")):
             if type(dosage) is not dict:
                 continue
-            route = dosage.get("route")
-            found = self.routes.classify(_raw_codings(route), [_raw_text(route)])
-            if found:
-                return _first_route(found, self.routes)
-        found = self.routes.classify([], [name])
+            route = self._route_readings(dosage.get("route"))
+            if route:
+                return route
+        return self._route_readings({"text": name})
+
+    def _read_route(self, concept: Any) -> str | None:
+        found = self.routes.classify(_raw_codings(concept), [_raw_text(concept)])
         return _first_route(found, self.routes) if found else None
 
     def indications_of(self, raw: Mapping[str, Any]) -> frozenset[str]:
         """Condition classes of a medication's reasonCode (e.g. hypomagnesemia)."""
-        out: set[str] = set()
+        out: frozenset[str] = frozenset()
         for concept in _raw_list(raw.get("reasonCode")):
-            out |= set(self.conditions.classify(_raw_codings(concept), [_raw_text(concept)]))
-        return frozenset(out)
+            out |= self._indication_readings(concept)
+        return out
 
-    def _condition_filter(
-        self, raw: Mapping[str, Any], _: Mapping[str, Any]
-    ) -> tuple[dict[str, str], dict[str, str]] | None:
-        """(classes, qualifiers) of a raw Condition or Procedure code, read once; None when no class matches."""
-        code = raw.get("code")
+    def _read_indication(self, concept: Any) -> frozenset[str]:
+        return frozenset(self.conditions.classify(_raw_codings(concept), [_raw_text(concept)]))
+
+    def _condition_filter(self, raw: Mapping[str, Any], _: Mapping[str, Any]) -> ConditionReading | None:
+        """What a raw Condition or Procedure code says (classes, qualifiers, side); None when no class matches."""
+        return self._condition_readings(raw.get("code"))
+
+    def _read_condition_code(self, code: Any) -> ConditionReading | None:
         codings = _raw_codings(code)
         text = _raw_text(code)
         found = self.conditions.classify(codings, [text])
@@ -462,7 +487,12 @@ class Extractor:
         # A family history is about relatives, never the patient (ICD-10-CM Z80-Z84, "family history of").
         if "family-history" in qualifiers:
             return None
-        return found, qualifiers
+        return ConditionReading(
+            MappingProxyType(found),
+            # "History of ..." and "... in remission": present in the record, not now.
+            current=not ({"past", "remission"} & qualifiers.keys()),
+            laterality=_laterality(codings, text),
+        )
 
     _handlers: ClassVar[Mapping[str, Callable[[Extractor, Mapping[str, Any], Mapping[str, Any]], Any]]] = {
         "Observation": _observation_filter,
@@ -483,8 +513,7 @@ class Extractor:
         conditions: list[ConditionFact],
     ) -> None:
         if rtype in ("MedicationRequest", "MedicationStatement"):
-            model = MedicationRequest if rtype == "MedicationRequest" else MedicationStatement
-            med = _validate(model, entry, issues)
+            med = _validate(VALIDATORS[rtype], entry, issues)
             if med is not None:
                 classes, name = relevant
                 use = _medication_use(med, rtype, classes, name, entry)
@@ -502,26 +531,18 @@ class Extractor:
                     )
                 )
         elif rtype == "Procedure":
-            proc = _validate(Procedure, entry, issues)
+            proc = _validate(VALIDATORS["Procedure"], entry, issues)
             if proc is not None:
-                conditions.append(_procedure_fact(proc, relevant[0], entry))
+                conditions.append(_procedure_fact(proc, relevant.classes, entry))
         else:
-            cond = _validate(Condition, entry, issues)
+            cond = _validate(VALIDATORS["Condition"], entry, issues)
             if cond is not None:
-                classes, qualifiers = relevant
-                fact = _condition_fact(cond, classes, entry)
-                conditions.append(
-                    replace(
-                        fact,
-                        current=not ({"past", "remission"} & set(qualifiers)),
-                        laterality=_laterality(entry.resource.get("code")),
-                    )
-                )
+                conditions.append(_condition_fact(cond, relevant, entry))
 
     def _lab_result(
         self, obs: Any, analyte: str, entry: Entry, issues: list[Finding]
     ) -> LabResult | UnreadableResult | None:
-        if obs.status not in USABLE_OBSERVATION_STATUS:
+        if obs.get("status") not in USABLE_OBSERVATION_STATUS:
             return None  # preliminary, cancelled, entered-in-error...: not a result to act on
         effective = _observation_time(obs)
         if effective is None:
@@ -530,7 +551,9 @@ class Extractor:
         read = self._read_value(obs, analyte)
         if isinstance(read, str):
             issues.append(_issue("result-unreadable", f"A result could not be read: {read}.", entry))
-            return UnreadableResult(analyte, _reference(entry), _concept_display(obs.code) or None, effective, read)
+            return UnreadableResult(
+                analyte, _reference(entry), _concept_display(obs.get("code")) or None, effective, read
+            )
         value, unit, ranges, comparator, text = read
         return _lab(
             obs,
@@ -549,22 +572,22 @@ class Extractor:
     ) -> str | tuple[float, str, tuple[float | None, float | None, str | None], str | None, str | None]:
         """(value, canonical unit, lab range, comparator, coded text), or what made the result unreadable."""
         if analyte in CODED_ANALYTES:
-            text = _concept_display(obs.valueCodeableConcept) if obs.valueCodeableConcept is not None else ""
+            text = _concept_display(obs.get("valueCodeableConcept"))
             return (0.0, "", (None, None, None), None, text) if text else "it has no coded answer"
-        quantity = obs.valueQuantity
-        if quantity is not None and quantity.value is not None:
+        quantity = obs.get("valueQuantity")
+        if quantity is not None and quantity.get("value") is not None:
             value, code, unit_text, comparator = (
-                float(quantity.value),
-                quantity.code,
-                quantity.unit,
-                quantity.comparator,
+                float(quantity["value"]),
+                quantity.get("code"),
+                quantity.get("unit"),
+                quantity.get("comparator"),
             )
-        elif obs.valueInteger is not None:
-            value, code, unit_text, comparator = float(obs.valueInteger), None, None, None
-        elif obs.valueString is not None:
-            return f"the value is text ({_short(obs.valueString)!r}), not a number with a unit"
-        elif obs.dataAbsentReason is not None:
-            return f"no value ({_concept_display(obs.dataAbsentReason) or 'data absent'})"
+        elif obs.get("valueInteger") is not None:
+            value, code, unit_text, comparator = float(obs["valueInteger"]), None, None, None
+        elif obs.get("valueString") is not None:
+            return f"the value is text ({_short(obs['valueString'])!r}), not a number with a unit"
+        elif obs.get("dataAbsentReason") is not None:
+            return f"no value ({_concept_display(obs['dataAbsentReason']) or 'data absent'})"
         else:
             return "it has no numeric value"
         if not math.isfinite(value):
@@ -617,17 +640,17 @@ def si_factor(analyte: str, code: str | None, unit: str | None) -> float | None:
 
 
 def _si_range(obs: Any, analyte: str) -> tuple[float | None, float | None, str | None]:
-    for rr in obs.referenceRange or []:
+    for rr in obs.get("referenceRange") or []:
         bounds = []
-        for q in (rr.low, rr.high):
-            factor = si_factor(analyte, q.code, q.unit) if q is not None and q.value is not None else None
-            if q is not None and q.value is not None and factor is None and not (q.code or q.unit):
-                factor = None  # a bound without a unit: ambiguous for calcium, not used
-            bounds.append(float(q.value) * factor if q is not None and q.value is not None and factor else None)
+        for q in (rr.get("low"), rr.get("high")):
+            given = q is not None and q.get("value") is not None
+            # A bound without a unit is ambiguous for calcium: not used.
+            factor = si_factor(analyte, q.get("code"), q.get("unit")) if given else None
+            bounds.append(float(q["value"]) * factor if given and factor else None)
         if bounds[0] is not None or bounds[1] is not None:
-            return bounds[0], bounds[1], rr.text
-        if rr.text:
-            return None, None, rr.text
+            return bounds[0], bounds[1], rr.get("text")
+        if rr.get("text"):
+            return None, None, rr["text"]
     return None, None, None
 
 
@@ -643,13 +666,14 @@ def _lab(
     comparator: str | None,
     value_text: str | None = None,
 ) -> LabResult:
-    coding = next((c for c in obs.code.coding or [] if c.system == LOINC), None)
+    concept = obs.get("code") or {}
+    coding = next((c for c in concept.get("coding") or [] if c.get("system") == LOINC), None)
     low, high, text = ranges
     return LabResult(
         analyte=analyte,
         reference=_reference(entry),
-        code=coding.code if coding else "",
-        display=(coding.display if coding else None) or obs.code.text,
+        code=(coding.get("code") if coding else None) or "",
+        display=(coding.get("display") if coding else None) or concept.get("text"),
         value=value,
         unit=unit,
         effective=effective,
@@ -658,8 +682,8 @@ def _lab(
         range_text=text,
         interpretation=_interpretation_codes(obs),
         comparator=comparator,
-        status=str(obs.status),
-        issued=as_utc(obs.issued),
+        status=str(obs.get("status")),
+        issued=as_utc(obs.get("issued")),
         value_text=value_text,
     )
 
@@ -698,16 +722,20 @@ _ICD_SIDE = {
 }
 
 
-def _laterality(concept: Any) -> str | None:
-    for c in _raw_codings(concept):
+def _laterality(codings: Iterable[CodingText], text: str) -> str | None:
+    """The side a code or its words name ("left", "right", "unilateral", "bilateral"), if any."""
+    displays = [text]
+    for c in codings:
         if c.code and c.system == ICD10CM_SYSTEM:
             side = _ICD_SIDE.get(c.code.replace(".", "").upper())
             if side:
                 return side
-    words = set(
-        re.findall(r"[a-z]+", " ".join([_raw_text(concept)] + [c.display or "" for c in _raw_codings(concept)]).lower())
-    )
+        displays.append(c.display or "")
+    words = set(_LETTERS.findall(" ".join(displays).lower()))
     return next((side for word, side in _LATERALITY if word in words), None)
+
+
+_LETTERS = re.compile(r"[a-z]+")
 
 
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -773,6 +801,63 @@ def entries_from_bundle(bundle: Mapping[str, Any]) -> list[Entry]:
     return out
 
 
+_T = TypeVar("_T")
+_MISSING: Any = object()
+
+
+class ConceptMemo(Generic[_T]):
+    """A reading of raw CodeableConcepts remembered by their content (text; system, code, display of each
+    coding): the same problem and drug codes recur on every chart, so most readings are one lookup.
+
+    Bounded (oldest out first) and never keyed on long texts (MEMO_MAX_TEXT), so hostile input cannot
+    grow it; the readings are shared across requests and must be immutable.
+    """
+
+    def __init__(self, read: Callable[[Any], _T], size: int = CLASSIFY_CACHE_SIZE) -> None:
+        self._read = read
+        self._size = size
+        self._memo: dict[tuple[str | None, ...], _T] = {}
+
+    def __call__(self, concept: Any) -> _T:
+        key = concept_key(concept)
+        if key is None:
+            return self._read(concept)
+        found = self._memo.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._read(concept)
+            if sum(len(part) for part in key if part) <= MEMO_MAX_TEXT:
+                if len(self._memo) >= self._size:
+                    self._memo.pop(next(iter(self._memo)), None)
+                self._memo[key] = found
+        return cast(_T, found)
+
+
+def concept_key(concept: Any) -> tuple[str | None, ...] | None:
+    """The parts of a raw CodeableConcept that any reading uses, as a hashable tuple; None when a part is
+    not text (odd shapes are read without being remembered)."""
+    if type(concept) is not dict:
+        return None if concept is not None else ()
+    text = concept.get("text")
+    key: list[str | None] = [text if type(text) is str else None]
+    codings = concept.get("coding")
+    if codings is None:
+        return tuple(key)
+    if type(codings) is not list:
+        return None
+    for c in codings:
+        if type(c) is not dict:
+            return None
+        system, code, display = c.get("system"), c.get("code"), c.get("display")
+        if not (
+            (system is None or type(system) is str)
+            and (code is None or type(code) is str)
+            and (display is None or type(display) is str)
+        ):
+            return None
+        key += (system, code, display)
+    return tuple(key)
+
+
 def _raw_codings(concept: Any) -> list[CodingText]:
     """Codings of a raw CodeableConcept, defensively: wrong shapes yield nothing, never an error."""
     codings = concept.get("coding") if isinstance(concept, Mapping) else None
@@ -828,36 +913,35 @@ def _referenced_medication_code(raw: Mapping[str, Any], index: Mapping[str, Any]
 
 
 def _concept_display(concept: Any) -> str:
-    if concept is None:
+    """A validated CodeableConcept's text, else its first coding display, else ""."""
+    if not concept:
         return ""
-    if concept.text:
-        return str(concept.text)
-    return next((str(c.display) for c in concept.coding or [] if c.display), "")
+    if concept.get("text"):
+        return str(concept["text"])
+    return next((str(c["display"]) for c in concept.get("coding") or [] if c.get("display")), "")
 
 
 def _medication_use(med: Any, rtype: str, classes: Mapping[str, str], name: str, entry: Entry) -> MedicationUse:
     """Status and exposure dates of a MedicationStatement (effective[x]) or MedicationRequest (authoredOn...)."""
     if rtype == "MedicationStatement":
-        period = med.effectivePeriod
-        start = as_utc(med.effectiveDateTime) or as_utc(period.start if period else None) or as_utc(med.dateAsserted)
-        end = as_utc(period.end) if period else None
-        concept = med.medicationCodeableConcept
+        period = med.get("effectivePeriod") or {}
+        start = as_utc(med.get("effectiveDateTime")) or as_utc(period.get("start")) or as_utc(med.get("dateAsserted"))
+        end = as_utc(period.get("end"))
     else:
-        validity = med.dispenseRequest.validityPeriod if med.dispenseRequest else None
+        validity = (med.get("dispenseRequest") or {}).get("validityPeriod") or {}
         bounds = [
-            d.timing.repeat.boundsPeriod
-            for d in med.dosageInstruction or []
-            if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod
+            b
+            for d in med.get("dosageInstruction") or []
+            if (b := ((d.get("timing") or {}).get("repeat") or {}).get("boundsPeriod"))
         ]
         start = (
-            as_utc(med.authoredOn)
-            or as_utc(validity.start if validity else None)
-            or next((as_utc(b.start) for b in bounds if b.start), None)
+            as_utc(med.get("authoredOn"))
+            or as_utc(validity.get("start"))
+            or next((as_utc(b["start"]) for b in bounds if b.get("start")), None)
         )
-        end = as_utc(validity.end if validity else None) or next((as_utc(b.end) for b in bounds if b.end), None)
-        concept = med.medicationCodeableConcept
-    display = _concept_display(concept) or name  # name: from a contained or bundled Medication
-    return MedicationUse(_reference(entry), display or "medication", dict(classes), str(med.status), start, end)
+        end = as_utc(validity.get("end")) or next((as_utc(b["end"]) for b in bounds if b.get("end")), None)
+    display = _concept_display(med.get("medicationCodeableConcept")) or name  # name: a contained or bundled Medication
+    return MedicationUse(_reference(entry), display or "medication", dict(classes), str(med.get("status")), start, end)
 
 
 # Statuses that make a resource useless to the rules, read from the raw JSON so such resources are never
@@ -893,29 +977,31 @@ IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
 
 def _status_code(concept: Any) -> str | None:
-    return next((str(c.code) for c in concept.coding or [] if c.code), None) if concept is not None else None
+    return next((str(c["code"]) for c in concept.get("coding") or [] if c.get("code")), None) if concept else None
 
 
-def _condition_fact(cond: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact:
+def _condition_fact(cond: Any, reading: ConditionReading, entry: Entry) -> ConditionFact:
     """The fact of a Condition that _unused_by_status let through: not refuted, clinical status active if given."""
     abated = any(
-        v is not None for v in (cond.abatementDateTime, cond.abatementPeriod, cond.abatementAge, cond.abatementString)
+        cond.get(k) is not None for k in ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementString")
     )
     # An absent clinicalStatus with no abatement counts as active (R4: clinicalStatus is required unless
     # verificationStatus is entered-in-error, so EHRs that omit it are treating it as current).
-    active = _status_code(cond.clinicalStatus) is not None or not abated
+    active = _status_code(cond.get("clinicalStatus")) is not None or not abated
     onset = (
-        as_utc(cond.onsetDateTime)
-        or as_utc(cond.onsetPeriod.start if cond.onsetPeriod else None)
-        or as_utc(cond.recordedDate)
+        as_utc(cond.get("onsetDateTime"))
+        or as_utc((cond.get("onsetPeriod") or {}).get("start"))
+        or as_utc(cond.get("recordedDate"))
     )
     return ConditionFact(
         _reference(entry),
-        _concept_display(cond.code) or "condition",
-        dict(classes),
+        _concept_display(cond.get("code")) or "condition",
+        dict(reading.classes),
         active,
         onset,
-        recorded=as_utc(cond.recordedDate),
+        recorded=as_utc(cond.get("recordedDate")),
+        current=reading.current,
+        laterality=reading.laterality,
     )
 
 
@@ -925,28 +1011,39 @@ DONE_PROCEDURE_STATUS = frozenset({"completed", "in-progress"})
 
 def _procedure_fact(proc: Any, classes: Mapping[str, str], entry: Entry) -> ConditionFact:
     """A Procedure (e.g. dialysis) as a fact: active when completed or in progress, dated when performed."""
-    period = proc.performedPeriod
-    performed = as_utc(proc.performedDateTime) or (as_utc(period.end or period.start) if period is not None else None)
+    period = proc.get("performedPeriod") or {}
+    performed = as_utc(proc.get("performedDateTime")) or as_utc(period.get("end") or period.get("start"))
     return ConditionFact(
         _reference(entry),
-        _concept_display(proc.code) or "procedure",
+        _concept_display(proc.get("code")) or "procedure",
         dict(classes),
-        str(proc.status) in DONE_PROCEDURE_STATUS,
+        str(proc.get("status")) in DONE_PROCEDURE_STATUS,
         performed,
         kind="Procedure",
     )
 
 
-def _validate(model: type[BaseModel], entry: Entry, issues: list[Finding]) -> Any:
-    """Validate the used elements with the generated models (service/core/fhir_models.py: fhir.resources'
-    definitions run by pydantic-core); unknown elements are dropped (be liberal), errors skip the resource."""
-    used = USED_ELEMENTS.get(str(entry.resource.get("resourceType")))
-    raw: Any = {k: entry.resource[k] for k in used if k in entry.resource} if used else entry.resource
+class Validator(Protocol):
+    """What validates a resource: a plain validator of a generated model (or, in the tests, fhir.resources)."""
+
+    def validate_python(self, data: Any) -> Any: ...
+
+
+# The generated models (service/core/fhir_models.py: fhir.resources' definitions run by pydantic-core), as
+# plain validators: the same rules, with validated resources as dicts of the elements given (fhir_base.py).
+VALIDATORS: Mapping[str, Validator] = {rtype: plain_validator(m) for rtype, m in RESOURCE_MODELS.items()}
+
+
+def _validate(validator: Validator, entry: Entry, issues: list[Finding]) -> Any:
+    """Validate the used elements (a dict of them, or None); unknown elements are dropped (be liberal),
+    errors skip the resource."""
+    used = _USED_SETS.get(str(entry.resource.get("resourceType")))
+    raw: Any = {k: v for k, v in entry.resource.items() if k in used} if used else entry.resource
     if used:
         _assume_utc(raw, entry, issues)
     for _ in range(2):
         try:
-            return model.model_validate(raw)
+            return validator.validate_python(raw)
         except ValidationError as exc:
             errors = exc.errors()
             extras = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
@@ -982,11 +1079,16 @@ _TIME_FIELDS = (
 _PERIOD_FIELDS = ("effectivePeriod", "onsetPeriod", "performedPeriod")
 
 
+def _may_lack_zone(value: str) -> bool:
+    """A cheap test before the regex: a time with a zone ends in Z or in ±hh:mm."""
+    return value[-1:] != "Z" and value[-6:-5] not in ("+", "-")
+
+
 def _assume_utc(raw: dict[str, Any], entry: Entry, issues: list[Finding]) -> None:
     patched = []
     for key in _TIME_FIELDS:
         value = raw.get(key)
-        if type(value) is str and _NO_ZONE.match(value):
+        if type(value) is str and _may_lack_zone(value) and _NO_ZONE.match(value):
             raw[key] = value + "Z"
             patched.append(key)
     for key in _PERIOD_FIELDS:
@@ -995,7 +1097,7 @@ def _assume_utc(raw: dict[str, Any], entry: Entry, issues: list[Finding]) -> Non
             fixed = dict(period)
             for bound in ("start", "end"):
                 value = period.get(bound)
-                if type(value) is str and _NO_ZONE.match(value):
+                if type(value) is str and _may_lack_zone(value) and _NO_ZONE.match(value):
                     fixed[bound] = value + "Z"
                     patched.append(f"{key}.{bound}")
             raw[key] = fixed
@@ -1139,8 +1241,13 @@ def as_utc(value: Any) -> datetime | None:
     return None
 
 
+_FULL_DATE_LENGTH = len("YYYY-MM-DD")  # longer: a dateTime or instant, never a partial date
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
 
 
 def _raw_sort_key(entry: Entry) -> tuple[datetime, int, datetime]:
@@ -1168,9 +1275,8 @@ def _raw_sort_key(entry: Entry) -> tuple[datetime, int, datetime]:
 
 
 def _parse_time(value: str) -> datetime | None:
-    partial = _partial_to_datetime(value)
-    if partial is not None:
-        return partial
+    if len(value) <= _FULL_DATE_LENGTH:
+        return _partial_to_datetime(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -1180,12 +1286,12 @@ def _parse_time(value: str) -> datetime | None:
 
 def _observation_time(obs: Any) -> datetime | None:
     """Clinically relevant time: effective[x] (R4 §Observation.effective), then issued."""
-    period = obs.effectivePeriod
+    period = obs.get("effectivePeriod") or {}
     candidates = (
-        obs.effectiveDateTime,
-        obs.effectiveInstant,
-        (period.end or period.start) if period is not None else None,
-        obs.issued,
+        obs.get("effectiveDateTime"),
+        obs.get("effectiveInstant"),
+        period.get("end") or period.get("start"),
+        obs.get("issued"),
     )
     for value in candidates:
         moment = as_utc(value)
@@ -1196,32 +1302,33 @@ def _observation_time(obs: Any) -> datetime | None:
 
 def _reference_range(obs: Any, unit: str, mg: MgConverter | None) -> tuple[float | None, float | None, str | None]:
     """The lab's own range, converted to the result's unit; the first range with a bound wins."""
-    for rr in obs.referenceRange or []:
-        low = _range_bound(rr.low, unit, mg)
-        high = _range_bound(rr.high, unit, mg)
+    for rr in obs.get("referenceRange") or []:
+        low = _range_bound(rr.get("low"), unit, mg)
+        high = _range_bound(rr.get("high"), unit, mg)
         if low is not None or high is not None:
-            return low, high, rr.text
-        if rr.text:
-            return None, None, rr.text
+            return low, high, rr.get("text")
+        if rr.get("text"):
+            return None, None, rr["text"]
     return None, None, None
 
 
 def _range_bound(quantity: Any, unit: str, mg: MgConverter | None) -> float | None:
-    if quantity is None or quantity.value is None:
+    if quantity is None or quantity.get("value") is None:
         return None
+    value = float(quantity["value"])
     if mg is None:
         # Other analytes: a bound is used only in the result's own unit (or with no unit at all).
-        bound_unit = quantity.code or quantity.unit
+        bound_unit = quantity.get("code") or quantity.get("unit")
         same = bound_unit is None or bound_unit.strip().lower() == unit.strip().lower()
-        return float(quantity.value) if same else None
-    bound_unit = normalise_unit(quantity.code, quantity.unit) or unit  # no unit: same as the result
-    return mg.from_mmol(mg.to_mmol(float(quantity.value), bound_unit), unit)
+        return value if same else None
+    bound_unit = normalise_unit(quantity.get("code"), quantity.get("unit")) or unit  # no unit: same as the result
+    return mg.from_mmol(mg.to_mmol(value, bound_unit), unit)
 
 
 def _interpretation_codes(obs: Any) -> frozenset[str]:
     codes: set[str] = set()
-    for concept in obs.interpretation or []:
-        for coding in concept.coding or []:
-            if coding.code and coding.system in (None, INTERPRETATION_SYSTEM):
-                codes.add(coding.code)
+    for concept in obs.get("interpretation") or []:
+        for coding in concept.get("coding") or []:
+            if coding.get("code") and coding.get("system") in (None, INTERPRETATION_SYSTEM):
+                codes.add(coding["code"])
     return frozenset(codes)

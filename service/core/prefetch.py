@@ -53,10 +53,10 @@ def split_prefetch(service: ServiceDef, prefetch: Mapping[str, Any] | None) -> P
                 raise InvalidRequest(
                     "Bundle.entry must be an array.", (Problem(f"prefetch.{key}.entry", "must be an array"),)
                 )
-            bundle_entries = entries_from_bundle(value)
             # Search Bundles may carry OperationOutcome entries (search.mode = outcome) as warnings.
-            entries.extend(e for e in bundle_entries if e.resource.get("resourceType") != "OperationOutcome")
-            if any(isinstance(link, Mapping) and link.get("relation") == "next" for link in value.get("link") or []):
+            entries += [e for e in entries_from_bundle(value) if e.resource.get("resourceType") != "OperationOutcome"]
+            links = value.get("link")
+            if type(links) is list and any(type(link) is dict and link.get("relation") == "next" for link in links):
                 paged[key] = value
         else:
             entries.append(Entry(value))

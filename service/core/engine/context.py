@@ -7,11 +7,11 @@ once, here. No I/O; `now` is injected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from ..fhirdata import FUTURE_TOLERANCE, ConditionFact, LabResult, MedicationUse, PatientRecord, UnreadableResult
 from ..knowledge import IONISED_CALCIUM_CODES, KnowledgeBase
@@ -24,6 +24,7 @@ STRONG, CONTEXTUAL = "strong", "contextual"
 # skin. A topical aminoglycoside or ciclosporin eye drop does not waste magnesium; an Epsom salt bath is not
 # a systemic magnesium supplement.
 LOCAL_ROUTES = frozenset({"ophthalmic", "otic", "topical"})
+_Classed = TypeVar("_Classed", ConditionFact, MedicationUse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +64,19 @@ class Context:
         self._reported_future: set[str] = set()
         # Every rule asks the same questions: answer each once per evaluation.
         self._labs: dict[tuple[str, str], LabPick] = {}
-        self._by_class: dict[tuple[str, frozenset[str]], list[Any]] = {}
+        self._by_class: dict[tuple[int, frozenset[str]], list[Any]] = {}
+        self._current: dict[frozenset[str], list[ConditionFact]] = {}
+        self._days: dict[str, timedelta] = {}
+        # class id → the facts of that class, in one pass: the rules ask for some 40 class sets, most of
+        # them absent from the record, so each question is a few dictionary lookups, not a scan.
+        self._condition_index = _index(record.conditions)
+        self._medication_index = _index(record.medications)
 
     def days(self, threshold: str) -> timedelta:
-        return timedelta(days=self.kb.threshold(threshold))
+        found = self._days.get(threshold)
+        if found is None:
+            found = self._days[threshold] = timedelta(days=self.kb.threshold(threshold))
+        return found
 
     # -- results ---------------------------------------------------------------------------------------
     def lab(self, analyte: str, lookback: str = "lab-lookback-days") -> LabPick:
@@ -141,32 +151,43 @@ class Context:
 
     # -- conditions ------------------------------------------------------------------------------------
     def conditions(self, classes: Iterable[str]) -> list[ConditionFact]:
-        key = ("conditions", frozenset(classes))
-        if key not in self._by_class:
-            out = [c for c in self.record.conditions if key[1] & c.classes.keys()]
-            self._by_class[key] = sorted(out, key=lambda c: (c.onset is None, c.onset or self.now, c.reference))
-        return list(self._by_class[key])
+        return self._of_classes(self._condition_index, frozenset(classes), lambda c: c.onset)
+
+    def _of_classes(
+        self, index: Mapping[str, list[_Classed]], wanted: frozenset[str], since: Callable[[_Classed], datetime | None]
+    ) -> list[_Classed]:
+        """The record's items of any of the classes, each once, oldest first (undated last); memoised."""
+        if index.keys().isdisjoint(wanted):
+            return []  # most questions: a class the record does not hold
+        key = (id(index), wanted)
+        found = self._by_class.get(key)
+        if found is None:
+            found = self._by_class[key] = sorted(
+                _of_classes(index, wanted), key=lambda i: (since(i) is None, since(i) or self.now, i.reference)
+            )
+        return list(found)
 
     def current_conditions(self, classes: Iterable[str]) -> list[ConditionFact]:
         """Active, the patient's own and not "history of" or in remission."""
-        return [c for c in self.conditions(classes) if c.active and c.current]
+        key = frozenset(classes)
+        if self._condition_index.keys().isdisjoint(key):
+            return []
+        found = self._current.get(key)
+        if found is None:
+            found = self._current[key] = [c for c in self.conditions(key) if c.active and c.current]
+        return list(found)
 
     def current_symptoms(self, classes: Iterable[str]) -> list[ConditionFact]:
         """Current conditions whose latest date is within the symptom lookback (undated ones count)."""
+        found = self.current_conditions(classes)
+        if not found:
+            return found
         since = self.now - self.days("symptom-lookback-days")
-        return [
-            c
-            for c in self.current_conditions(classes)
-            if c.latest_activity is None or c.latest_activity >= since or c.kind == "Procedure"
-        ]
+        return [c for c in found if c.latest_activity is None or c.latest_activity >= since or c.kind == "Procedure"]
 
     # -- medications -----------------------------------------------------------------------------------
     def medications(self, classes: Iterable[str]) -> list[MedicationUse]:
-        key = ("medications", frozenset(classes))
-        if key not in self._by_class:
-            out = [m for m in self.record.medications if key[1] & m.classes.keys()]
-            self._by_class[key] = sorted(out, key=lambda m: (m.start is None, m.start or self.now, m.reference))
-        return list(self._by_class[key])
+        return self._of_classes(self._medication_index, frozenset(classes), lambda m: m.start)
 
     def current(self, classes: Iterable[str], *, systemic: bool = True) -> list[MedicationUse]:
         """Taken now (status and period), and by a systemic route unless `systemic` is False."""
@@ -248,6 +269,26 @@ class Context:
             # No sourced default for ionised calcium: only the lab's own range judges it.
             return ca if ca.range_low is not None and is_low(ca, ca.range_low) else None
         return ca if is_low(ca, self.kb.threshold("calcium-total-low")) else None
+
+
+def _index(items: Iterable[_Classed]) -> dict[str, list[_Classed]]:
+    index: dict[str, list[_Classed]] = {}
+    for item in items:
+        for cid in item.classes:
+            index.setdefault(cid, []).append(item)
+    return index
+
+
+def _of_classes(index: Mapping[str, list[_Classed]], classes: frozenset[str]) -> list[_Classed]:
+    """The items of any of the classes, each once, in record order."""
+    lists = [index[c] for c in classes if c in index]
+    if len(lists) <= 1:
+        return list(lists[0]) if lists else []
+    seen: dict[int, _Classed] = {}
+    for found in lists:
+        for item in found:
+            seen.setdefault(id(item), item)
+    return list(seen.values())
 
 
 def below(result: LabResult | None, threshold: float) -> bool:
