@@ -84,8 +84,7 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    # The app, its knowledge base and the fhir.resources model classes are loaded now and live as long as
-    # the worker: move them out of the garbage collector's sight so full collections stay short.
-    import gc  # noqa: PLC0415
+    # The app is loaded now: freeze it out of the collector's sight, collect young objects less often.
+    from service.runtime import settle_worker  # noqa: PLC0415
 
-    gc.freeze()
+    settle_worker()

@@ -52,6 +52,7 @@ from service.core.pipeline import run  # noqa: E402
 from service.core.prefetch import split_prefetch  # noqa: E402
 from service.jsonio import parse_json  # noqa: E402
 from service.rules_loader import load_knowledge_base  # noqa: E402
+from service.runtime import settle_worker  # noqa: E402
 
 SHARED = Path(os.environ.get("MAGNESIUM_CDS_SHARED", ROOT.parent / "shared"))
 SYNTHEA = SHARED / "data" / "synthea"
@@ -131,7 +132,7 @@ def inprocess(inputs: list[tuple[str, Path]], iterations: int) -> list[dict[str,
     kb = load_knowledge_base()
     extractor = Extractor(kb)
     gc.collect()
-    gc.freeze()  # as gunicorn.conf.py does in each worker: long-lived objects out of the collector's scans
+    settle_worker()  # as gunicorn.conf.py does in each worker (service/runtime.py)
     service = next(s for s in kb.services if s.hook == "patient-view")
     now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     ids = (str(i) for i in itertools.count())

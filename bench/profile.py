@@ -10,7 +10,6 @@ under "Where the time goes"; the floor app (bench/floor_app.py) is profiled alik
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import os
 import tempfile
@@ -21,6 +20,8 @@ from typing import Any
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 from werkzeug.test import EnvironBuilder
+
+from service.runtime import settle_worker
 
 from .__main__ import NOW, typical_prefetch
 
@@ -112,7 +113,7 @@ def breakdown(requests: int, body: bytes | None = None, path: str = PATIENT_VIEW
         with tempfile.TemporaryDirectory() as tmp:
             body = typical_prefetch(Path(tmp)).read_bytes()
     app, floor = create_app(), create_floor()
-    gc.freeze()  # as gunicorn.conf.py does in each worker
+    settle_worker()  # as gunicorn.conf.py does in each worker (service/runtime.py)
     _, service_root = profile(app, path, body, requests)
     _, floor_root = profile(floor, path, body, requests)
     return {
@@ -134,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         body = (args.body or typical_prefetch(Path(tmp))).read_bytes()
     app = create_app()
-    gc.freeze()  # as gunicorn.conf.py does in each worker
+    settle_worker()  # as gunicorn.conf.py does in each worker (service/runtime.py)
     profiler, root = profile(app, args.path, body, args.requests)
     print(profiler.output_text(color=False, unicode=True))
     print(f"{'stage':48s} µs/request")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import requests
 import yaml
 from flask import Flask
 
+from service import runtime
 from service.auth import load_issuers
 from service.config import DEFAULTS
 
@@ -190,3 +193,23 @@ def test_gunicorn_starts_when_the_metrics_directory_does_not_exist_yet(tmp_path:
         assert requests.get(service.metrics_url, timeout=5).status_code == 200
     finally:
         service.stop()
+
+
+def test_each_worker_freezes_the_loaded_app_and_collects_young_objects_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gunicorn.conf.py settles every worker once the app is loaded (service/runtime.py): the same tuning
+    the benchmarks apply to the service and the floor alike."""
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    calls: list[str] = []
+    settle = runtime.settle_worker
+    monkeypatch.setattr(runtime, "settle_worker", lambda: calls.append("settled"))
+    config["post_worker_init"](None)
+    assert calls == ["settled"]
+    before = gc.get_threshold()
+    try:
+        settle()
+        assert gc.get_threshold() == runtime.GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -6,7 +6,7 @@ import pytest
 
 from service.core.fhirdata import Extractor
 from service.core.knowledge import KnowledgeBase
-from service.core.matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_TEXT, CodingText
+from service.core.matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_CODINGS, MEMO_MAX_TEXT, CodingText
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -160,3 +160,24 @@ def test_classification_memo_holds_at_most_its_size(kb: KnowledgeBase) -> None:
     assert len(vocabulary._classified) == CLASSIFY_CACHE_SIZE
     # Still right for what was evicted first.
     assert vocabulary.classify([CodingText(RX, "7646", None)], []) == {"ppi": "code"}
+
+
+def test_concept_readings_are_remembered_by_content_and_bounded(kb: KnowledgeBase) -> None:
+    """The extraction reads each distinct code once (ConceptMemo); hostile concepts are read, never kept."""
+    extractor = Extractor(kb)
+    memo = extractor._condition_readings
+    pad = {"coding": [{"system": SCT, "code": "399957001", "display": "Peripheral arterial occlusive disease"}]}
+    first = memo(pad)
+    assert first is not None and dict(first.classes) == {"pad": "code"}
+    again = memo({"coding": [dict(pad["coding"][0])]})  # another object, the same content
+    assert again is first and len(memo._memo) == 1
+    # A part that is not text is read as absent (and kept apart); unhashable parts are read without a memo.
+    assert memo({"text": ["not", "text"], "coding": pad["coding"]}) == first
+    assert len(memo._memo) == 1
+    # Thousands of codings, or long texts: read (the class is still found), never remembered.
+    many = {"coding": [{}] * 5_000 + pad["coding"]}
+    long_text = {"text": "x" * 1_000 + " peripheral arterial disease"}
+    assert memo(many) == first
+    assert (reading := memo(long_text)) is not None and "pad" in reading.classes
+    assert len(memo._memo) == 1
+    assert all(len(key) <= 1 + 3 * MEMO_MAX_CODINGS for key in memo._memo)

@@ -22,7 +22,7 @@ from .errors import InvalidRequest
 from .fhir_base import plain_validator
 from .fhir_models import RESOURCE_MODELS
 from .knowledge import LAB_VALUESETS, KnowledgeBase
-from .matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_TEXT, CodingText, Vocabulary
+from .matching import CLASSIFY_CACHE_SIZE, MEMO_MAX_CODINGS, MEMO_MAX_TEXT, CodingText, Vocabulary
 from .model import Evidence, Finding
 from .units import MgConverter, normalise_unit
 
@@ -809,52 +809,45 @@ class ConceptMemo(Generic[_T]):
     """A reading of raw CodeableConcepts remembered by their content (text; system, code, display of each
     coding): the same problem and drug codes recur on every chart, so most readings are one lookup.
 
-    Bounded (oldest out first) and never keyed on long texts (MEMO_MAX_TEXT), so hostile input cannot
-    grow it; the readings are shared across requests and must be immutable.
+    Bounded (oldest out first) and never keyed on long texts (MEMO_MAX_TEXT) or many codings
+    (MEMO_MAX_CODINGS), so hostile input cannot grow it; the readings are shared across requests and must
+    be immutable.
     """
 
     def __init__(self, read: Callable[[Any], _T], size: int = CLASSIFY_CACHE_SIZE) -> None:
         self._read = read
         self._size = size
-        self._memo: dict[tuple[str | None, ...], _T] = {}
+        self._memo: dict[tuple[Any, ...], _T] = {}
 
     def __call__(self, concept: Any) -> _T:
         key = concept_key(concept)
         if key is None:
             return self._read(concept)
-        found = self._memo.get(key, _MISSING)
+        try:
+            found = self._memo.get(key, _MISSING)
+        except TypeError:  # a part that is a JSON array or object: unhashable, never remembered
+            return self._read(concept)
         if found is _MISSING:
             found = self._read(concept)
-            if sum(len(part) for part in key if part) <= MEMO_MAX_TEXT:
+            if len(key) <= 1 + 3 * MEMO_MAX_CODINGS and sum(len(p) for p in key if type(p) is str) <= MEMO_MAX_TEXT:
                 if len(self._memo) >= self._size:
                     self._memo.pop(next(iter(self._memo)), None)
                 self._memo[key] = found
         return cast(_T, found)
 
 
-def concept_key(concept: Any) -> tuple[str | None, ...] | None:
-    """The parts of a raw CodeableConcept that any reading uses, as a hashable tuple; None when a part is
-    not text (odd shapes are read without being remembered)."""
+def concept_key(concept: Any) -> tuple[Any, ...] | None:
+    """The parts of a raw CodeableConcept that any reading uses (text; system, code, display of each coding
+    object), as a tuple; None when it is not an object. Parts are as given: a reading treats a part that is
+    not text as absent, so such keys are merely distinct, and an unhashable one is read without a memo."""
     if type(concept) is not dict:
         return None if concept is not None else ()
-    text = concept.get("text")
-    key: list[str | None] = [text if type(text) is str else None]
     codings = concept.get("coding")
-    if codings is None:
-        return tuple(key)
-    if type(codings) is not list:
-        return None
-    for c in codings:
-        if type(c) is not dict:
-            return None
-        system, code, display = c.get("system"), c.get("code"), c.get("display")
-        if not (
-            (system is None or type(system) is str)
-            and (code is None or type(code) is str)
-            and (display is None or type(display) is str)
-        ):
-            return None
-        key += (system, code, display)
+    key: list[Any] = [concept.get("text")]
+    if type(codings) is list:  # anything else is no codings to the readings (_raw_codings)
+        for c in codings:
+            if type(c) is dict:
+                key += (c.get("system"), c.get("code"), c.get("display"))
     return tuple(key)
 
 

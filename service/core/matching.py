@@ -27,6 +27,9 @@ CLASSIFY_CACHE_SIZE = 8192
 # remembered, so hostile or pasted-in notes (60 unique 1 MB condition texts) never accumulate in memory.
 # Real problem and drug names are far shorter (the longest in the Synthea and US Core data: ~120 chars).
 MEMO_MAX_TEXT = 512
+# Nor on many codings: a concept of thousands of empty codings is matched without being remembered (real
+# concepts carry a handful: the Synthea and US Core data have at most 3).
+MEMO_MAX_CODINGS = 16
 
 
 class CodingText(NamedTuple):
@@ -144,7 +147,7 @@ class Vocabulary:
         """class id → how it matched ('code', 'category' or 'name'), after vetoes (not_if); memoised."""
         key = (tuple(texts), tuple(codings))
         size = sum(map(len, key[0])) + sum(len(part) for coding in key[1] for part in coding if part)
-        if size > MEMO_MAX_TEXT:
+        if size > MEMO_MAX_TEXT or len(key[1]) > MEMO_MAX_CODINGS:
             return self._classify(key[1], key[0])  # too long to remember: never kept
         found = self._classified.get(key)
         if found is None:
