@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import requests
 
+from service.version import __version__
+
 from .conftest import SAMPLES, SERVICE_URL, SHARED, LiveService, load_json
 
 pytestmark = pytest.mark.api
@@ -61,7 +63,7 @@ def test_rules_catalogue_lists_card_kinds_value_sets_and_thresholds_with_sources
     r = requests.get(f"{live.url}/rules", timeout=5)
     assert r.status_code == 200
     body = r.json()
-    assert body["version"] == "1.0.0" and body["serviceVersion"] == "1.0.0"
+    assert body["version"] == "1.0.0" and body["serviceVersion"] == __version__
     assert {k["topic"] for k in body["cardKinds"]} == {
         "mg-low",
         "mg-low-normal",

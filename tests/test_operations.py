@@ -14,6 +14,8 @@ import pytest
 import requests
 import yaml
 
+from service.version import __version__
+
 from .conftest import ROOT, SAMPLES, SERVICE_URL, SHARED, LiveService, free_port, load_json
 
 pytestmark = pytest.mark.api
@@ -113,10 +115,10 @@ def test_openapi_is_served_and_docs_work_offline(live: LiveService) -> None:
 def test_discovery_and_rules_report_versions(live: LiveService) -> None:
     services = requests.get(f"{live.url}/cds-services", timeout=5).json()["services"]
     assert all(
-        s["extension"]["magnesium-cds.versions"] == {"service": "1.0.0", "knowledgeBase": "1.0.0"} for s in services
+        s["extension"]["magnesium-cds.versions"] == {"service": __version__, "knowledgeBase": "1.0.0"} for s in services
     )
     rules = requests.get(f"{live.url}/rules", timeout=5).json()
-    assert (rules["serviceVersion"], rules["version"]) == ("1.0.0", "1.0.0")
+    assert (rules["serviceVersion"], rules["version"]) == (__version__, "1.0.0")
 
 
 def test_docs_render_in_a_headless_browser_without_network(live: LiveService, tmp_path: Path) -> None:
