@@ -383,13 +383,20 @@ class Extractor:
 
         Results newer than it that could not be read are kept as UnreadableResult: a result exists.
         """
-        ordered = sorted(((_raw_sort_key(e), e) for e in found), key=_first, reverse=True)
+        # One result (the usual case for each analyte of a prefetch): nothing to order, its time read only if
+        # it cannot be validated.
+        ordered = (
+            [(None, found[0])]
+            if len(found) == 1
+            else sorted(((_raw_sort_key(e), e) for e in found), key=_first, reverse=True)
+        )
         stop_day = None
-        for (when, _, _), entry in ordered:
-            if stop_day is not None and when.date() != stop_day:
+        for key, entry in ordered:
+            if stop_day is not None and (key or _raw_sort_key(entry))[0].date() != stop_day:
                 break
             obs = _validate(VALIDATORS["Observation"], entry, issues)
             if obs is None:
+                when = (key or _raw_sort_key(entry))[0]
                 unreadable.append(
                     UnreadableResult(
                         analyte,
@@ -975,24 +982,20 @@ def _status_code(concept: Any) -> str | None:
 
 def _condition_fact(cond: Any, reading: ConditionReading, entry: Entry) -> ConditionFact:
     """The fact of a Condition that _unused_by_status let through: not refuted, clinical status active if given."""
-    abated = any(
-        cond.get(k) is not None for k in ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementString")
-    )
     # An absent clinicalStatus with no abatement counts as active (R4: clinicalStatus is required unless
     # verificationStatus is entered-in-error, so EHRs that omit it are treating it as current).
-    active = _status_code(cond.get("clinicalStatus")) is not None or not abated
-    onset = (
-        as_utc(cond.get("onsetDateTime"))
-        or as_utc((cond.get("onsetPeriod") or {}).get("start"))
-        or as_utc(cond.get("recordedDate"))
+    active = _status_code(cond.get("clinicalStatus")) is not None or not any(
+        cond.get(k) is not None for k in ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementString")
     )
+    recorded = as_utc(cond.get("recordedDate"))
+    onset = as_utc(cond.get("onsetDateTime")) or as_utc((cond.get("onsetPeriod") or {}).get("start")) or recorded
     return ConditionFact(
         _reference(entry),
         _concept_display(cond.get("code")) or "condition",
         dict(reading.classes),
         active,
         onset,
-        recorded=as_utc(cond.get("recordedDate")),
+        recorded=recorded,
         current=reading.current,
         laterality=reading.laterality,
     )
