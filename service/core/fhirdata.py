@@ -850,6 +850,8 @@ def concept_key(concept: Any) -> tuple[Any, ...] | None:
     if type(concept) is not dict:
         return None if concept is not None else ()
     codings = concept.get("coding")
+    if type(codings) is list and len(codings) == 1 and type(only := codings[0]) is dict:  # the usual shape
+        return (concept.get("text"), only.get("system"), only.get("code"), only.get("display"))
     key: list[Any] = [concept.get("text")]
     if type(codings) is list:  # anything else is no codings to the readings (_raw_codings)
         for c in codings:
@@ -977,7 +979,12 @@ IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
 
 def _status_code(concept: Any) -> str | None:
-    return next((str(c["code"]) for c in concept.get("coding") or [] if c.get("code")), None) if concept else None
+    if concept:
+        for coding in concept.get("coding") or ():
+            code = coding.get("code")
+            if code:
+                return str(code)
+    return None
 
 
 def _condition_fact(cond: Any, reading: ConditionReading, entry: Entry) -> ConditionFact:
@@ -1073,6 +1080,9 @@ _TIME_FIELDS = (
     "abatementDateTime",
 )
 _PERIOD_FIELDS = ("effectivePeriod", "onsetPeriod", "performedPeriod")
+# The ones each resource type's used elements hold (the others are never in its projection).
+_TIME_FIELDS_OF = {rtype: tuple(f for f in _TIME_FIELDS if f in used) for rtype, used in USED_ELEMENTS.items()}
+_PERIOD_FIELDS_OF = {rtype: tuple(f for f in _PERIOD_FIELDS if f in used) for rtype, used in USED_ELEMENTS.items()}
 
 
 def _may_lack_zone(value: str) -> bool:
@@ -1081,13 +1091,14 @@ def _may_lack_zone(value: str) -> bool:
 
 
 def _assume_utc(raw: dict[str, Any], entry: Entry, issues: list[Finding]) -> None:
+    rtype = str(raw.get("resourceType"))
     patched = []
-    for key in _TIME_FIELDS:
+    for key in _TIME_FIELDS_OF.get(rtype, _TIME_FIELDS):
         value = raw.get(key)
         if type(value) is str and _may_lack_zone(value) and _NO_ZONE.match(value):
             raw[key] = value + "Z"
             patched.append(key)
-    for key in _PERIOD_FIELDS:
+    for key in _PERIOD_FIELDS_OF.get(rtype, _PERIOD_FIELDS):
         period = raw.get(key)
         if type(period) is dict:
             fixed = dict(period)
@@ -1274,7 +1285,7 @@ def _parse_time(value: str) -> datetime | None:
     if len(value) <= _FULL_DATE_LENGTH:
         return _partial_to_datetime(value)
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)  # Python 3.11+ reads a trailing Z
     except ValueError:
         return None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

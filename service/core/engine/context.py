@@ -36,6 +36,9 @@ class LabPick:
     unreadable: tuple[UnreadableResult, ...]  # results within the lookback, newer than `result`, not readable
 
 
+_NO_RESULT = LabPick(None, None, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Renal:
     """Renal function from every source: eGFR (the lowest of the latest day), CKD stage 4-5/ESRD, dialysis."""
@@ -67,6 +70,7 @@ class Context:
         self._by_class: dict[tuple[int, frozenset[str]], list[Any]] = {}
         self._current: dict[frozenset[str], list[ConditionFact]] = {}
         self._days: dict[str, timedelta] = {}
+        self._analytes = frozenset(r.analyte for r in record.labs) | frozenset(u.analyte for u in record.unreadable)
         # class id → the facts of that class, in one pass: the rules ask for some 40 class sets, most of
         # them absent from the record, so each question is a few dictionary lookups, not a scan.
         self._condition_index = _index(record.conditions)
@@ -87,6 +91,8 @@ class Context:
         return self._labs[key]
 
     def _pick(self, analyte: str, lookback: str) -> LabPick:
+        if analyte not in self._analytes:
+            return _NO_RESULT  # most questions: an analyte the record has no result for
         since = self.now - self.days(lookback)
         result: LabResult | None = None
         stale: LabResult | None = None
