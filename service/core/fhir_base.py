@@ -194,8 +194,7 @@ def _as_typed_dicts(schema: Any) -> Any:
         return schema
     if schema.get("type") == "model":
         inner = dict(_as_typed_dicts(schema["schema"]))  # model-fields, possibly inside the choice check
-        fields = _find_fields(inner)
-        fields["config"] = schema.get("config")
+        _typed_dict_in(inner)["config"] = schema.get("config")
         if "ref" in schema:
             inner["ref"] = schema["ref"]
         return inner
@@ -207,7 +206,7 @@ def _as_typed_dicts(schema: Any) -> Any:
     return {key: _as_typed_dicts(value) for key, value in schema.items()}
 
 
-def _find_fields(schema: dict[str, Any]) -> dict[str, Any]:
+def _typed_dict_in(schema: dict[str, Any]) -> dict[str, Any]:
     """The typed-dict schema itself, or the one a before-validator (the choice check) wraps."""
     while schema.get("type") != "typed-dict":
         schema = schema["schema"]

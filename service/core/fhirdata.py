@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, cast
 
@@ -388,7 +389,7 @@ class Extractor:
         ordered = (
             [(None, found[0])]
             if len(found) == 1
-            else sorted(((_raw_sort_key(e), e) for e in found), key=_first, reverse=True)
+            else sorted(((_raw_sort_key(e), e) for e in found), key=itemgetter(0), reverse=True)
         )
         stop_day = None
         for key, entry in ordered:
@@ -1251,10 +1252,6 @@ def as_utc(value: Any) -> datetime | None:
 _FULL_DATE_LENGTH = len("YYYY-MM-DD")  # longer: a dateTime or instant, never a partial date
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
-
-
-def _first(pair: tuple[Any, Any]) -> Any:
-    return pair[0]
 
 
 def _raw_sort_key(entry: Entry) -> tuple[datetime, int, datetime]:

@@ -168,8 +168,9 @@ class Context:
         key = (id(index), wanted)
         found = self._by_class.get(key)
         if found is None:
+            items = {id(i): i for c in wanted for i in index.get(c, ())}  # an item of two classes counts once
             found = self._by_class[key] = sorted(
-                _of_classes(index, wanted), key=lambda i: (since(i) is None, since(i) or self.now, i.reference)
+                items.values(), key=lambda i: (since(i) is None, since(i) or self.now, i.reference)
             )
         return list(found)
 
@@ -283,18 +284,6 @@ def _index(items: Iterable[_Classed]) -> dict[str, list[_Classed]]:
         for cid in item.classes:
             index.setdefault(cid, []).append(item)
     return index
-
-
-def _of_classes(index: Mapping[str, list[_Classed]], classes: frozenset[str]) -> list[_Classed]:
-    """The items of any of the classes, each once, in record order."""
-    lists = [index[c] for c in classes if c in index]
-    if len(lists) <= 1:
-        return list(lists[0]) if lists else []
-    seen: dict[int, _Classed] = {}
-    for found in lists:
-        for item in found:
-            seen.setdefault(id(item), item)
-    return list(seen.values())
 
 
 def below(result: LabResult | None, threshold: float) -> bool:
