@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -20,6 +20,9 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.core.knowledge import KnowledgeBase
 from service.rules_loader import load_knowledge_base
+
+if TYPE_CHECKING:
+    from .security_support import Trust
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "fhir_samples"
@@ -54,6 +57,29 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def trust(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trust]:
+    """Trusted issuers (keys, a JWK Set server) for the modules that test authentication."""
+    from .security_support import write_trust  # noqa: PLC0415 (security_support imports this module)
+
+    t = write_trust(tmp_path_factory.mktemp("trust"))
+    yield t
+    t.jwks.stop()
+
+
+@pytest.fixture(scope="module")
+def secured(trust: Trust) -> Iterator[LiveService]:
+    """The service under gunicorn, authenticating CDS clients with `trust`."""
+    from .security_support import secured_env  # noqa: PLC0415
+
+    service = LiveService(secured_env(trust), workers=1)  # one worker: the in-process jti store sees all
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()
 
 
 def free_port() -> int:

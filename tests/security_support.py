@@ -184,3 +184,17 @@ class RedisServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def secured_env(trust: Trust, **extra: str) -> dict[str, str]:
+    """The environment of a service that authenticates CDS clients with the issuers of `trust`."""
+    return {
+        "CDS_AUTH_MODE": "jwt",
+        "CDS_PUBLIC_BASE_URL": "{url}",
+        "CDS_TRUSTED_ISSUERS_FILE": str(trust.file),
+        "CDS_JKU_ALLOW_HTTP": "true",
+        "CDS_JWKS_MIN_REFRESH_SECONDS": "0",
+        "CDS_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
+        "CDS_FHIR_ALLOW_HTTP": "true",
+        **extra,
+    }

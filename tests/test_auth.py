@@ -28,9 +28,9 @@ from .security_support import (
     claims,
     hs256_with_public_key,
     mint,
+    secured_env,
     tamper,
     unsigned,
-    write_trust,
 )
 
 pytestmark = pytest.mark.api
@@ -111,36 +111,6 @@ def test_spec_example_token_through_the_app_is_refused_for_its_unlisted_jku(tmp_
     # The key is exchanged out-of-band, and the token names a jku nobody allowlisted: refused, never fetched.
     r = app.test_client().post("/cds-services/some-service", json={}, headers={"Authorization": f"Bearer {SPEC_TOKEN}"})
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trust]:
-    t = write_trust(tmp_path_factory.mktemp("trust"))
-    yield t
-    t.jwks.stop()
-
-
-def secured_env(trust: Trust, **extra: str) -> dict[str, str]:
-    return {
-        "CDS_AUTH_MODE": "jwt",
-        "CDS_PUBLIC_BASE_URL": "{url}",
-        "CDS_TRUSTED_ISSUERS_FILE": str(trust.file),
-        "CDS_JKU_ALLOW_HTTP": "true",
-        "CDS_JWKS_MIN_REFRESH_SECONDS": "0",
-        "CDS_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
-        "CDS_FHIR_ALLOW_HTTP": "true",
-        **extra,
-    }
-
-
-@pytest.fixture(scope="module")
-def secured(trust: Trust) -> Iterator[LiveService]:
-    service = LiveService(secured_env(trust), workers=1)  # one worker: the in-process jti store sees all
-    try:
-        service.wait_ready()
-        yield service
-    finally:
-        service.stop()
 
 
 def call(service: LiveService, token: str | None, path: str = SERVICE, body: Any = None) -> requests.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,28 +11,10 @@ import requests
 from service import create_app
 
 from .conftest import SAMPLES, SERVICE_URL, LiveService, load_json
-from .security_support import EHR, Trust, claims, mint, write_trust
-from .test_auth import secured_env
+from .security_support import EHR, Trust, claims, mint
 
 pytestmark = pytest.mark.api
 ORIGIN = "https://sandbox.cds-hooks.org"
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trust]:
-    t = write_trust(tmp_path_factory.mktemp("trust"))
-    yield t
-    t.jwks.stop()
-
-
-@pytest.fixture(scope="module")
-def secured(trust: Trust) -> Iterator[LiveService]:
-    service = LiveService(secured_env(trust), workers=1)
-    try:
-        service.wait_ready()
-        yield service
-    finally:
-        service.stop()
 
 
 def token(service: LiveService, trust: Trust, path: str) -> str:

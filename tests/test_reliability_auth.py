@@ -8,7 +8,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,27 +17,10 @@ import requests
 from service.auth import MemoryReplayStore
 
 from .conftest import LiveService, free_port
-from .security_support import EHR, Trust, claims, mint, write_trust
-from .test_auth import SERVICE, call, good, secured_env
+from .security_support import EHR, Trust, claims, mint, secured_env
+from .test_auth import SERVICE, call, good
 
 pytestmark = pytest.mark.api
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trust]:
-    t = write_trust(tmp_path_factory.mktemp("trust"))
-    yield t
-    t.jwks.stop()
-
-
-@pytest.fixture(scope="module")
-def secured(trust: Trust) -> Iterator[LiveService]:
-    service = LiveService(secured_env(trust), workers=1)
-    try:
-        service.wait_ready()
-        yield service
-    finally:
-        service.stop()
 
 
 def test_absurd_lifetimes_and_unlisted_jku_are_a_bare_401(secured: LiveService, trust: Trust) -> None:
