@@ -9,37 +9,26 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from flask import g, has_request_context
 
+from . import gunicorn_logging
 from .core.model import Card
 from .observability import CARDS, FEEDBACK
 
 events = logging.getLogger("magnesium_cds.events")
 
 
-class JsonFormatter(logging.Formatter):
-    """A log record as one JSON line; `extra={"fields": {...}}` adds structured fields."""
+class JsonFormatter(gunicorn_logging.JsonFormatter):
+    """A log record as one JSON line, with the request id; `extra={"fields": {...}}` adds structured fields."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "pid": record.process,
-            "msg": record.getMessage(),
-        }
+    def add_fields(self, record: logging.LogRecord, line: dict[str, Any]) -> None:
         if has_request_context() and g.get("request_id"):
             line["requestId"] = g.request_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             line.update(fields)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line).decode()
 
 
 def configure(level: str) -> None:

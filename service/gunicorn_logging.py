@@ -40,7 +40,10 @@ _MESSAGE = {
 
 
 class JsonFormatter(logging.Formatter):
-    """A gunicorn error-log record as one JSON line."""
+    """A log record as one JSON line (gunicorn's error log; service/events.py adds request fields).
+
+    Nothing here imports Flask or the metrics: gunicorn.conf.py imports this module in the master before
+    the Prometheus multiprocess directory is set."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -50,9 +53,13 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "msg": record.getMessage(),
         }
+        self.add_fields(record, line)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line).decode()
+
+    def add_fields(self, record: logging.LogRecord, line: dict[str, Any]) -> None:
+        """More fields for the line; none here."""
 
 
 class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
