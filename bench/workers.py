@@ -23,8 +23,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,43 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import ROOT, Load, Server, machine, median_round, typical_prefetch, wrk
+from tests.misbehaving_fhir import Process
 
 SERVICE_PATH = "/cds-services/magnesium-leg-symptoms"
 MODELS = ("sync", "gevent")
-
-
-class BadFhir:
-    """tests/misbehaving_fhir.py in its own process."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}/fhir"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "misbehaving_fhir.py"), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                self.behave(mode="ok")
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("misbehaving FHIR server did not start")
-
-    def behave(self, **control: Any) -> None:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/__control", data=json.dumps(control).encode(), method="PUT"
-        )
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, float]:
@@ -125,7 +90,7 @@ def throughput(workdir: Path, body: Path, seconds: float, rounds: int) -> dict[s
             srv.stop()
 
 
-def head_of_line(model: str, workdir: Path, body: Path, seconds: float, fhir: BadFhir) -> Load:
+def head_of_line(model: str, workdir: Path, body: Path, seconds: float, fhir: Process) -> Load:
     fhir.behave(mode="slow", delay=5)
     srv = server(model, workdir)
     stop = threading.Event()
@@ -193,7 +158,7 @@ def get(url: str) -> float:
     return time.monotonic() - started
 
 
-def deadline(model: str, workdir: Path, fhir: BadFhir) -> float:
+def deadline(model: str, workdir: Path, fhir: Process) -> float:
     fhir.behave(mode="dribble-headers", rate=1)
     srv = server(model, workdir)
     try:
@@ -248,7 +213,7 @@ def main() -> None:
     rounds = 3 if args.smoke else 10
     os.environ.update({"CDS_AUTH_MODE": "off"})
     results: dict[str, dict[str, Any]] = {}
-    fhir = BadFhir()
+    fhir = Process()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
             workdir = Path(tmp)

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -104,7 +108,7 @@ class Handler(socketserver.StreamRequestHandler):
         if mode == "huge":
             return self.send(200, huge_page(base, target, int(c["size"]), int(c["pages"])))
         if mode == "next":
-            bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [], "link": []}
+            bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": [], "link": []}
             bundle["link"] = [{"relation": "next", "url": c["next_url"]}]
             return self.send(200, json.dumps(bundle).encode())
         data = ok_answer(target, deep=int(c["depth"]) if mode == "deep" else 0)
@@ -173,6 +177,46 @@ def huge_page(base: str, target: str, size: int, pages: int) -> bytes:
     if page < pages:
         bundle["link"] = [{"relation": "next", "url": f"{base}/{rtype}?page={page + 1}"}]
     return json.dumps(bundle).encode()
+
+
+class Process:
+    """This server in a child process on a free loopback port, driven through its control endpoints
+    (the reliability tests and bench/workers.py)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base = f"{self.root}/fhir"
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.control("DELETE", "/__control", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("misbehaving FHIR server did not start")
+
+    def control(self, method: str, path: str, body: Any = None, timeout: float = 5) -> Any:
+        """One request to a control endpoint (/__control, /__requests); its JSON answer, if any."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.root}{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = response.read()
+        return json.loads(answer) if answer else None
+
+    def behave(self, **control: Any) -> None:
+        self.control("PUT", "/__control", control)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ import re
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,48 +22,24 @@ from typing import Any
 import pytest
 import requests
 
-from .conftest import LIVE_ENV, ROOT, SAMPLES, SERVICE_URL, LiveService, free_port, load_json
+from . import misbehaving_fhir
+from .conftest import LIVE_ENV, SAMPLES, SERVICE_URL, LiveService, load_json
 
 pytestmark = pytest.mark.api
 TIMEOUT = 2.0  # CDS_FHIR_TIMEOUT_SECONDS of the service under test
 TOKEN = "opaque-access-token-r3l1"
 
 
-class BadFhirServer:
-    """tests/misbehaving_fhir.py in its own process."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.root = f"http://127.0.0.1:{self.port}"
-        self.base = f"{self.root}/fhir"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "misbehaving_fhir.py"), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                requests.delete(f"{self.root}/__control", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("misbehaving FHIR server did not start")
-
-    def behave(self, **control: Any) -> None:
-        requests.put(f"{self.root}/__control", json=control, timeout=5).raise_for_status()
+class BadFhirServer(misbehaving_fhir.Process):
+    """tests/misbehaving_fhir.py in its own process, with what the tests read back."""
 
     def seen(self) -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = requests.get(f"{self.root}/__requests", timeout=5).json()
+        seen: list[dict[str, Any]] = self.control("GET", "/__requests")
         return seen
 
     def reset(self) -> None:
-        requests.delete(f"{self.root}/__control", timeout=5)
-        requests.delete(f"{self.root}/__requests", timeout=5)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.control("DELETE", "/__control")
+        self.control("DELETE", "/__requests")
 
 
 @pytest.fixture(scope="module")
